@@ -1,0 +1,222 @@
+"""Claim checks as data: types, registered claims, and per-message-type requirements.
+
+Everything here is a pure function of the claims (plus the clock value passed in), so
+the rules are easy to read, test and extend: adding a message type means adding one
+small validator to :data:`MESSAGE_VALIDATORS`, without touching the others.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, Mapping
+
+from . import constants as c
+from .error import (
+    IncorrectValueError,
+    InvalidAudienceError,
+    MissingRequiredArgumentError,
+    TokenError,
+)
+
+Claims = Mapping[str, Any]
+
+MAX_ID_LENGTH = 255  # LTI Core: ids (deployment, resource link, sub) are at most 255 chars
+
+
+def claim_label(name: str) -> str:
+    """A readable name for a claim in messages: the LTI short name, or the OIDC name."""
+    for prefix in (c.LTI_CLAIM_PREFIX, c.DEEP_LINKING_CLAIM_PREFIX):
+        if name.startswith(prefix):
+            return f"LTI '{name[len(prefix) :]}' claim"
+    return f"'{name}' claim"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+_STRING = ("a string", lambda v: isinstance(v, str))
+_NUMBER = ("a number", _is_number)
+_OBJECT = ("a JSON object", lambda v: isinstance(v, dict))
+_STR_LIST = ("a list of strings", _is_str_list)
+_AUDIENCE = (
+    "a string or a non-empty list of strings",
+    lambda v: isinstance(v, str) or (_is_str_list(v) and len(v) > 0),
+)
+
+#: The JSON type each known claim must have when it is present.
+CLAIM_TYPES: Dict[str, tuple] = {
+    "iss": _STRING,
+    "sub": _STRING,
+    "aud": _AUDIENCE,
+    "azp": _STRING,
+    "nonce": _STRING,
+    "exp": _NUMBER,
+    "iat": _NUMBER,
+    "nbf": _NUMBER,
+    "email": _STRING,
+    "name": _STRING,
+    "given_name": _STRING,
+    "family_name": _STRING,
+    "middle_name": _STRING,
+    "locale": _STRING,
+    "picture": _STRING,
+    c.MESSAGE_TYPE_CLAIM: _STRING,
+    c.VERSION_CLAIM: _STRING,
+    c.DEPLOYMENT_ID_CLAIM: _STRING,
+    c.TARGET_LINK_URI_CLAIM: _STRING,
+    c.ROLES_CLAIM: _STR_LIST,
+    c.ROLE_SCOPE_MENTOR_CLAIM: _STR_LIST,
+    c.RESOURCE_LINK_CLAIM: _OBJECT,
+    c.CONTEXT_CLAIM: _OBJECT,
+    c.CUSTOM_CLAIM: _OBJECT,
+    c.LIS_CLAIM: _OBJECT,
+    c.TOOL_PLATFORM_CLAIM: _OBJECT,
+    c.LAUNCH_PRESENTATION_CLAIM: _OBJECT,
+    c.DEEP_LINKING_SETTINGS_CLAIM: _OBJECT,
+}
+
+
+def check_claim_types(claims: Claims) -> None:
+    """Refuse any known claim whose JSON type is wrong (a list where a string belongs…)."""
+    for name, (expected, is_valid) in CLAIM_TYPES.items():
+        if name in claims and not is_valid(claims[name]):
+            raise IncorrectValueError(
+                f"The {claim_label(name)} must be {expected}.", reason="claim_type"
+            )
+
+
+def require_claims(claims: Claims, names: Iterable[str]) -> None:
+    for name in names:
+        if name not in claims:
+            raise MissingRequiredArgumentError(
+                f"The id_token is missing the required {claim_label(name)}.",
+                reason="missing_claim",
+            )
+
+
+def _require_text(value: Any, what: str, *, max_length: int = 0) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise MissingRequiredArgumentError(f"The {what} must not be empty.", reason="missing_claim")
+    if max_length and len(value) > max_length:
+        raise IncorrectValueError(
+            f"The {what} is longer than {max_length} characters.", reason="claim_too_long"
+        )
+
+
+# -- registered (OIDC) claims ---------------------------------------------------------
+
+
+def check_time_claims(claims: Claims, *, now: float, leeway: float, max_age: float) -> None:
+    """``exp``, ``iat`` (not in the future, not older than ``max_age``) and ``nbf``."""
+    if claims["exp"] + leeway <= now:
+        raise TokenError("The token has expired (exp).", reason="expired")
+    if claims["iat"] - leeway > now:
+        raise TokenError("The token is not yet valid (iat).", reason="not_yet_valid")
+    if "nbf" in claims and claims["nbf"] - leeway > now:
+        raise TokenError("The token is not yet valid (nbf).", reason="not_yet_valid")
+    if max_age and claims["iat"] + max_age + leeway < now:
+        raise TokenError(
+            f"The token was issued more than {int(max_age)} seconds ago (iat).", reason="too_old"
+        )
+
+
+def check_issuer(claims: Claims, issuer: str) -> None:
+    if claims["iss"] != issuer:
+        raise TokenError(
+            "The token's issuer (iss) is not the platform this launch started from.",
+            reason="wrong_issuer",
+        )
+
+
+def check_audience(claims: Claims, client_ids: Iterable[str]) -> None:
+    aud = claims["aud"]
+    audiences = [aud] if isinstance(aud, str) else aud
+    if not set(audiences) & set(client_ids):
+        raise InvalidAudienceError(
+            "The token was not issued for this tool's client id (aud).",
+            hint="Check LTI13Authenticator.client_id against the client id the LMS shows.",
+        )
+
+
+def check_azp(claims: Claims, client_ids: Iterable[str]) -> None:
+    """``azp`` is required when ``aud`` has several values, and must always be ours."""
+    aud = claims.get("aud")
+    if "azp" not in claims:
+        if isinstance(aud, list) and len(aud) > 1:
+            raise InvalidAudienceError(
+                "azp claim is missing although multiple values for aud are given.",
+                reason="missing_azp",
+            )
+        return
+    if claims["azp"] not in set(client_ids):
+        raise InvalidAudienceError("azp claim does not match client_id.", reason="wrong_azp")
+
+
+# -- LTI message claims ---------------------------------------------------------------
+
+
+def _check_context(claims: Claims) -> None:
+    context = claims.get(c.CONTEXT_CLAIM)
+    if context is None:
+        return
+    _require_text(context.get("label"), "LTI 'context' claim's label")
+    if "id" in context:
+        _require_text(context["id"], "LTI 'context' claim's id", max_length=MAX_ID_LENGTH)
+
+
+def validate_resource_link(claims: Claims) -> None:
+    require_claims(claims, c.LTI13_RESOURCE_LINK_REQUIRED_CLAIMS)
+    _require_text(claims[c.TARGET_LINK_URI_CLAIM], "LTI 'target_link_uri' claim")
+    _require_text(
+        claims[c.RESOURCE_LINK_CLAIM].get("id"),
+        "LTI 'resource_link' claim's id",
+        max_length=MAX_ID_LENGTH,
+    )
+    _check_context(claims)
+
+
+def validate_deep_linking(claims: Claims) -> None:
+    require_claims(claims, c.LTI13_DEEP_LINKING_REQUIRED_CLAIMS)
+    settings = claims[c.DEEP_LINKING_SETTINGS_CLAIM]
+    _require_text(settings.get("deep_link_return_url"), "deep linking return URL")
+    for name in ("accept_types", "accept_presentation_document_targets"):
+        if not _is_str_list(settings.get(name)):
+            raise IncorrectValueError(
+                f"The deep linking settings' {name} must be a list of strings.",
+                reason="claim_type",
+            )
+    _check_context(claims)
+
+
+#: One validator per message type; they never share rules beyond the general ones.
+MESSAGE_VALIDATORS: Dict[str, Callable[[Claims], None]] = {
+    c.RESOURCE_LINK_REQUEST: validate_resource_link,
+    c.DEEP_LINKING_REQUEST: validate_deep_linking,
+}
+
+
+def check_message_claims(claims: Claims) -> None:
+    """The LTI claims every launch carries, then the message type's own requirements."""
+    require_claims(claims, [c.VERSION_CLAIM])
+    if claims[c.VERSION_CLAIM] != c.LTI_VERSION:
+        raise IncorrectValueError(
+            f"This tool supports LTI version {c.LTI_VERSION} only.", reason="wrong_version"
+        )
+    require_claims(claims, [c.MESSAGE_TYPE_CLAIM])
+    validator = MESSAGE_VALIDATORS.get(claims[c.MESSAGE_TYPE_CLAIM])
+    if validator is None:
+        raise IncorrectValueError(
+            "This tool accepts resource link and deep linking launches only (message_type).",
+            reason="wrong_message_type",
+        )
+    require_claims(claims, [c.DEPLOYMENT_ID_CLAIM])
+    _require_text(
+        claims[c.DEPLOYMENT_ID_CLAIM], "LTI 'deployment_id' claim", max_length=MAX_ID_LENGTH
+    )
+    if "sub" in claims:
+        _require_text(claims["sub"], "'sub' claim", max_length=MAX_ID_LENGTH)
+    validator(claims)

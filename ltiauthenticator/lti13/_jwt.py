@@ -1,0 +1,97 @@
+"""Compact JWS parsing and signature checks, without any network or clock.
+
+The token is taken apart strictly before anything trusts it: exactly three base64url
+segments, a JSON object header and payload without duplicate names, UTF-8 only. The
+signature is verified with PyJWT's algorithm implementations (backed by
+``cryptography``) against a key the caller chose from the platform's key set; header
+fields that point at other keys (``jku``, ``x5u``, ``jwk``, ``x5c``) are ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Dict
+
+from jwt.algorithms import get_default_algorithms
+from jwt.exceptions import InvalidKeyError
+
+from .error import TokenError
+
+_B64URL_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True)
+class ParsedToken:
+    header: Dict[str, Any]
+    payload_segment: str
+    signing_input: bytes
+    signature: bytes
+
+
+def _reject_duplicate_names(pairs: list) -> Dict[str, Any]:
+    names = [name for name, _ in pairs]
+    if len(names) != len(set(names)):
+        raise TokenError("The id_token contains a JSON object with duplicate member names.")
+    return dict(pairs)
+
+
+def _b64url_decode(segment: str, what: str) -> bytes:
+    if not _B64URL_SEGMENT.match(segment) or len(segment) % 4 == 1:
+        raise TokenError(f"The id_token's {what} is not valid base64url.")
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        raise TokenError(f"The id_token's {what} is not valid base64url.") from None
+
+
+def _json_object(raw: bytes, what: str) -> Dict[str, Any]:
+    try:
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicate_names)
+    except UnicodeDecodeError:
+        raise TokenError(f"The id_token's {what} is not UTF-8.") from None
+    except (ValueError, RecursionError):
+        raise TokenError(f"The id_token's {what} is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise TokenError(f"The id_token's {what} is not a JSON object.")
+    return value
+
+
+def parse_compact(token: str) -> ParsedToken:
+    """Split a compact JWS and decode its header; the payload waits for the signature."""
+    segments = token.split(".")
+    if len(segments) != 3:
+        raise TokenError("The id_token is not a JWT (expected three dot-separated parts).")
+    header_segment, payload_segment, signature_segment = segments
+    header = _json_object(_b64url_decode(header_segment, "header"), "header")
+    signature = _b64url_decode(signature_segment, "signature")
+    return ParsedToken(
+        header=header,
+        payload_segment=payload_segment,
+        signing_input=f"{header_segment}.{payload_segment}".encode("ascii"),
+        signature=signature,
+    )
+
+
+_ALGORITHMS = get_default_algorithms()
+
+
+def verify_signature(parsed: ParsedToken, public_key: Any, alg: str) -> Dict[str, Any]:
+    """Check the signature with ``public_key`` under ``alg``; return the decoded payload.
+
+    ``alg`` must already be one the caller accepts and the key's type must fit it (the
+    key cache guarantees both); a mismatch simply fails verification.
+    """
+    try:
+        valid = _ALGORITHMS[alg].verify(parsed.signing_input, public_key, parsed.signature)
+    except (KeyError, InvalidKeyError, ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise TokenError(
+            "The id_token's signature does not verify with the platform's key.",
+            reason="bad_signature",
+        )
+    return _json_object(_b64url_decode(parsed.payload_segment, "payload"), "payload")

@@ -1,0 +1,104 @@
+"""The error family of the LTI 1.3 authenticator.
+
+Every error carries the HTTP status it maps to, a short machine-readable ``reason``
+code (used in logs and metrics), and a message that is safe to show to the person
+whose launch failed. ``handlers.py`` is the only place that turns them into HTTP
+responses.
+"""
+
+from __future__ import annotations
+
+
+class LTI13Error(Exception):
+    """Base class: a launch refused for a reason we can explain."""
+
+    status_code = 400
+    reason = "invalid_request"
+
+    def __init__(self, message: str, *, reason: str | None = None, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+        #: Advice for the person in front of the browser, shown after the message.
+        self.hint = hint
+
+    def user_message(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+class ValidationError(LTI13Error):
+    """The login request, the launch form or the id_token is not acceptable."""
+
+    reason = "invalid"
+
+
+class MissingRequiredArgumentError(ValidationError):
+    """A required request argument or claim is missing or empty."""
+
+    reason = "missing_argument"
+
+
+class IncorrectValueError(ValidationError):
+    """An argument or claim has a value (or a type) we cannot accept."""
+
+    reason = "incorrect_value"
+
+
+class TokenError(ValidationError):
+    """The id_token is malformed, badly signed, expired or otherwise unusable."""
+
+    reason = "bad_token"
+
+
+class InvalidAudienceError(ValidationError):
+    """The id_token was not issued to one of our client ids (``aud`` / ``azp``)."""
+
+    status_code = 401
+    reason = "wrong_audience"
+
+
+class StateError(ValidationError):
+    """The launch does not belong to a login this browser started."""
+
+    reason = "state"
+
+
+class ReplayError(ValidationError):
+    """A state or nonce was presented a second time."""
+
+    reason = "replay"
+
+
+class PayloadTooLargeError(ValidationError):
+    """An argument is larger than we are willing to parse."""
+
+    status_code = 413
+    reason = "too_large"
+
+
+class LoginError(LTI13Error):
+    """The launch was valid, but no JupyterHub user can be derived from it."""
+
+    reason = "no_username"
+
+
+class KeyFetchError(LTI13Error):
+    """The platform's key set could not be obtained: our problem, not the browser's."""
+
+    status_code = 503
+    reason = "jwks_unavailable"
+
+
+class MethodNotAllowedError(LTI13Error):
+    """The launch endpoint was called with the wrong HTTP method."""
+
+    status_code = 405
+    reason = "method_not_allowed"
+
+
+class LaunchForbiddenError(LTI13Error):
+    """The launch was valid, but JupyterHub's access rules do not admit this user."""
+
+    status_code = 403
+    reason = "not_allowed"
