@@ -73,7 +73,7 @@ class LTI13LaunchValidator(LoggingConfigurable):
     max_token_length = Integer(
         65536,
         config=True,
-        help="""Largest id_token accepted, in characters; longer ones are refused unparsed (HTTP 413).
+        help="""Largest id_token accepted, in characters; longer ones get HTTP 413, unparsed.
 
         .. versionadded:: 2.0
         """,

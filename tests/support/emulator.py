@@ -1,0 +1,63 @@
+"""Run the platform emulator on a real loopback port, in a thread of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Optional
+
+from ltiauthenticator.platform_emulator import EmulatedPlatform, ToolRegistration, make_app
+
+
+class EmulatorServer:
+    """An :class:`EmulatedPlatform` served over HTTP on ``host:port`` from a thread.
+
+    Tests read and change the platform object directly (its JWKS latency, keys…) and
+    talk to it over HTTP like a browser would.
+    """
+
+    def __init__(self, host: str, port: int, hub_url: str, client_id: str = "jupyterhub-tool"):
+        self.url = f"http://{host}:{port}"
+        self.port = port
+        tool = ToolRegistration(
+            client_id=client_id,
+            login_url=f"{hub_url}/hub/lti13/oauth_login",
+            redirect_uris=[f"{hub_url}/hub/lti13/oauth_callback"],
+            target_link_uri=f"{hub_url}/hub/",
+        )
+        self.platform = EmulatedPlatform(self.url, tool)
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"emulator-{port}")
+
+    @property
+    def authorize_url(self) -> str:
+        return self.url + "/authorize"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.url + "/jwks"
+
+    def start(self) -> "EmulatorServer":
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the platform emulator did not start")
+        return self
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        server = make_app(self.platform).listen(self.port, address="127.0.0.1")
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            server.stop()
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.platform, name)

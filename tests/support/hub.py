@@ -1,0 +1,145 @@
+"""Start a real JupyterHub (with configurable-http-proxy) configured for the tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def find_proxy() -> str:
+    local = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
+    found = str(local) if local.exists() else shutil.which("configurable-http-proxy")
+    if not found:
+        raise RuntimeError(
+            "configurable-http-proxy is missing: run `npm install` in the repository root "
+            "(the README's test command does)"
+        )
+    return found
+
+
+BASE_CONFIG = """
+c = get_config()  # noqa
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.ConfigurableHTTPProxy.command = [{proxy!r}]
+c.ConfigurableHTTPProxy.pid_file = {workdir!r} + "/proxy.pid"
+c.JupyterHub.db_url = "sqlite:///" + {workdir!r} + "/hub.sqlite"
+c.JupyterHub.cookie_secret_file = {workdir!r} + "/cookie_secret"
+c.JupyterHub.pid_file = {workdir!r} + "/hub.pid"
+c.JupyterHub.authenticator_class = "lti13"
+c.JupyterHub.spawner_class = "simple"
+c.JupyterHub.log_level = "DEBUG"
+c.Authenticator.enable_auth_state = True
+c.JupyterHub.services = [{{"name": "tests", "api_token": {token!r}}}]
+c.JupyterHub.load_roles = [{{
+    "name": "tests-admin",
+    "scopes": ["admin:users", "admin:auth_state", "admin:groups", "admin:servers"],
+    "services": ["tests"],
+}}]
+"""
+
+
+class Hub:
+    """One running JupyterHub process; its log is kept for assertions."""
+
+    def __init__(self, port: int, workdir: Path, config: str, name: str):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.workdir = workdir
+        self.name = name
+        self.token = secrets.token_hex(16)
+        self.config = config
+        self.log_path = workdir / f"{name}.log"
+        self.process: Optional[subprocess.Popen] = None
+
+    def start(self, timeout: float = 60) -> "Hub":
+        config_path = self.workdir / f"{self.name}_config.py"
+        config_path.write_text(
+            BASE_CONFIG.format(
+                port=self.port,
+                hub_port=free_port(),
+                proxy_api_port=free_port(),
+                proxy=find_proxy(),
+                workdir=str(self.workdir),
+                token=self.token,
+            )
+            + self.config
+        )
+        env = dict(os.environ, JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(config_path)],
+            cwd=self.workdir,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterHub exited at start-up:\n{self.log_text()[-4000:]}")
+            try:
+                if requests.get(self.url + "/hub/api/", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"JupyterHub did not start in {timeout}s:\n{self.log_text()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        if getattr(self, "_log", None):
+            self._log.close()
+        for leftover in ("hub.sqlite", "proxy.pid", "hub.pid"):
+            (self.workdir / leftover).unlink(missing_ok=True)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    # -- the REST API, as an admin service -----------------------------------------------
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"token {self.token}"}
+        return requests.request(
+            method, f"{self.url}/hub/api{path}", headers=headers, timeout=10, **kwargs
+        )
+
+    def user(self, name: str) -> Optional[Dict[str, Any]]:
+        """The user model with auth_state, or None when no such user exists."""
+        response = self.api("GET", f"/users/{name}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()
+
+    def user_count(self) -> int:
+        return len(self.api("GET", "/users").json())
