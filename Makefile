@@ -1,0 +1,43 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+# Both install what they need first (a virtualenv in .venv, node tools in node_modules,
+# and, for the browser tests, Debian's chromium and chromium-driver).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: test demo install lint browser-deps benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml docs/requirements.txt
+	$(BIN)/pip install --quiet -e ".[test]" -r docs/requirements.txt
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { (apt-get update -qq || sudo apt-get update -qq) && \
+	    (apt-get install -y -qq chromium chromium-driver || sudo apt-get install -y -qq chromium chromium-driver); }
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install browser-deps lint
+	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/python -m ltiauthenticator.demo
+
+benchmark: install
+	$(BIN)/python benchmarks/launch_storm.py
+
+clean:
+	rm -rf $(VENV) node_modules .demo test-artifacts docs/build
