@@ -1,0 +1,202 @@
+"""The demo, as a new user would try it: `python -m ltiauthenticator.demo` plus a real browser.
+
+Starts the demo command itself on free ports, waits for the course-page URL it prints,
+then drives headless Debian chromium through selenium: "Launch as student" (and as
+instructor) in a new window must end in JupyterLab at ``/user/<email>/lab``.
+Screenshots go to ``test-artifacts/demo/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "demo"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SPAWN_TIMEOUT = 90
+
+pytestmark = pytest.mark.browser
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DemoProcess:
+    """The demo command, with its output collected by a reader thread."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.hub_port = free_port()
+        self.emulator_port = free_port()
+        self.lines: List[str] = []
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ltiauthenticator.demo",
+                "--hub-port",
+                str(self.hub_port),
+                "--emulator-port",
+                str(self.emulator_port),
+                "--state-dir",
+                str(state_dir),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for_url(self, timeout: float = 90) -> str:
+        deadline = time.monotonic() + timeout
+        pattern = re.compile(rf"http://127\.0\.0\.1:{self.emulator_port}/\S*")
+        while time.monotonic() < deadline:
+            match = pattern.search(self.output)
+            if match:
+                return match.group(0)
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"the demo printed no course URL:\n{self.output[-4000:]}")
+
+    def stop(self) -> int:
+        """Ctrl-C, as a user would press it; returns the exit code."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        self._reader.join(5)
+        return self.process.returncode
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoProcess]:
+    state_dir = tmp_path_factory.mktemp("demo-state")
+    process = DemoProcess(state_dir)
+    try:
+        yield process
+    finally:
+        code = process.stop()
+    assert code == 0, f"the demo did not stop cleanly on Ctrl-C:\n{process.output[-4000:]}"
+    assert "Demo stopped." in process.output
+    hub_log = (state_dir / "jupyterhub.log").read_text(errors="replace")
+    assert "Cleaning up single-user servers" in hub_log
+
+
+@pytest.fixture(scope="module")
+def course_url(demo: DemoProcess) -> str:
+    url = demo.wait_for_url()
+    urls = re.findall(r"https?://\S+", demo.output)
+    assert urls == [url], "the demo should print exactly one URL"
+    assert "Ctrl-C" in demo.output
+    return url
+
+
+@pytest.fixture
+def browser() -> Iterator["webdriver.Chrome"]:
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install)")
+    os.environ["SE_OFFLINE"] = "true"  # selenium-manager must never download anything
+    with tempfile.TemporaryDirectory(prefix="demo-chromium-") as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,900",
+            f"--user-data-dir={profile}",
+        ):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+        driver.set_page_load_timeout(SPAWN_TIMEOUT)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+def screenshot(driver: "webdriver.Chrome", name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+@pytest.mark.parametrize(
+    "button, username",
+    [
+        ("launch-as-student-window", "student1@example.edu"),
+        ("launch-as-instructor-window", "instructor1@example.edu"),
+    ],
+)
+def test_launch_in_new_window_opens_jupyterlab(
+    demo: DemoProcess, course_url: str, browser: "webdriver.Chrome", button: str, username: str
+) -> None:
+    role = button.split("-")[2]
+    browser.get(course_url)
+    screenshot(browser, "course-page")
+    course_window = browser.current_window_handle
+
+    browser.find_element(By.ID, button).click()
+    WebDriverWait(browser, 10).until(EC.number_of_windows_to_be(2))
+    new_window = next(h for h in browser.window_handles if h != course_window)
+    browser.switch_to.window(new_window)
+
+    try:
+        WebDriverWait(browser, SPAWN_TIMEOUT).until(
+            EC.presence_of_element_located((By.ID, "jp-main-dock-panel"))
+        )
+        WebDriverWait(browser, 30).until(lambda d: "JupyterLab" in d.title)
+    except Exception:
+        screenshot(browser, f"{role}-failed")
+        raise AssertionError(
+            f"JupyterLab did not load for the {role}; at {browser.current_url}\n"
+            f"demo output:\n{demo.output[-3000:]}"
+        ) from None
+    time.sleep(2)  # let the launcher render for a meaningful screenshot
+    screenshot(browser, f"{role}-jupyterlab")
+
+    path = browser.current_url.split("127.0.0.1:", 1)[1].split("/", 1)[1]
+    assert path.startswith(f"user/{username}/lab"), browser.current_url
+    browser.close()
+    browser.switch_to.window(course_window)
