@@ -26,13 +26,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import IO, List, Optional
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from .platform_emulator.__main__ import parse_args as emulator_args
 from .platform_emulator.__main__ import platform_from_args
 from .platform_emulator.app import make_app
+from .platform_emulator.platform import EmulatedPlatform
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[1]
@@ -191,16 +192,61 @@ def banner(course_page: str) -> str:
     )
 
 
-async def run(args: argparse.Namespace) -> int:
+def start_hub(config: Path, state: Path, log: IO[str]) -> subprocess.Popen:
+    env = dict(os.environ, JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and generated config
+        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+        cwd=state,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,  # Ctrl-C reaches only us; we stop the hub in order
+    )
+
+
+async def serve(
+    platform: EmulatedPlatform, process: subprocess.Popen, hub_url: str, emulator_url: str
+) -> Optional[str]:
+    """Serve the emulator until Ctrl-C; returns an error message when the hub failed."""
+    port = int(emulator_url.rsplit(":", 1)[1])
+    server = make_app(platform).listen(port, address=HOST)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        waiter = asyncio.ensure_future(wait_for_hub(hub_url, process))
+        stopper = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if waiter not in done:
+            waiter.cancel()
+            return None
+        try:
+            waiter.result()
+        except RuntimeError as e:
+            return str(e)
+        print(banner(emulator_url + "/"), flush=True)
+        while not stop.is_set():
+            if process.poll() is not None:
+                return "JupyterHub exited unexpectedly"
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=1)
+            except asyncio.TimeoutError:
+                pass
+        return None
+    finally:
+        server.stop()
+
+
+def run(args: argparse.Namespace) -> int:
     state = Path(args.state_dir).resolve()
     state.mkdir(parents=True, exist_ok=True)
     hub_url = f"http://{HOST}:{args.hub_port}"
     emulator_url = f"http://{HOST}:{args.emulator_port}"
-
     platform = platform_from_args(
         emulator_args(["--ip", HOST, "--port", str(args.emulator_port), "--hub-url", hub_url])
     )
-    server = make_app(platform).listen(args.emulator_port, address=HOST)
     config = write_config(
         args,
         state,
@@ -211,57 +257,25 @@ async def run(args: argparse.Namespace) -> int:
             "jwks_endpoint": emulator_url + "/jwks",
         },
     )
-
     log_path = state / "jupyterhub.log"
-    env = dict(os.environ, JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     print(f"Starting JupyterHub (log: {log_path}) …", flush=True)
     with open(log_path, "a") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and generated config
-            [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-            cwd=state,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,  # Ctrl-C reaches us; we stop the hub in order
-        )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        process = start_hub(config, state, log)
         try:
-            waiter = asyncio.ensure_future(wait_for_hub(hub_url, process))
-            stopper = asyncio.ensure_future(stop.wait())
-            done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if waiter in done:
-                waiter.result()  # raises when the hub failed to start
-                print(banner(emulator_url + "/"), flush=True)
-                while not stop.is_set() and process.poll() is None:
-                    try:
-                        await asyncio.wait_for(stop.wait(), timeout=1)
-                    except asyncio.TimeoutError:
-                        pass
-                if process.poll() is not None and not stop.is_set():
-                    print(f"JupyterHub exited unexpectedly; see {log_path}", flush=True)
-                    return 1
-            else:
-                waiter.cancel()
-            stopper.cancel()
-        except RuntimeError as e:
-            print(f"{e}; the last lines of {log_path}:", flush=True)
-            log.flush()
-            print(log_path.read_text(errors="replace")[-3000:], flush=True)
-            return 1
+            error = asyncio.run(serve(platform, process, hub_url, emulator_url))
         finally:
             print("Stopping JupyterHub and the emulator …", flush=True)
-            await loop.run_in_executor(None, stop_hub, process)
-            server.stop()
+            stop_hub(process)
+    if error:
+        print(f"{error}. The last lines of {log_path}:", flush=True)
+        print(log_path.read_text(errors="replace")[-3000:], flush=True)
+        return 1
     print("Demo stopped.", flush=True)
     return 0
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    sys.exit(asyncio.run(run(parse_args(argv))))
+    sys.exit(run(parse_args(argv)))
 
 
 if __name__ == "__main__":

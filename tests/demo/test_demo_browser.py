@@ -129,7 +129,7 @@ def course_url(demo: DemoProcess) -> str:
 
 
 @pytest.fixture
-def browser() -> Iterator["webdriver.Chrome"]:
+def browser() -> Iterator[webdriver.Chrome]:
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         pytest.skip("needs Debian's chromium and chromium-driver (apt-get install)")
     os.environ["SE_OFFLINE"] = "true"  # selenium-manager must never download anything
@@ -157,7 +157,7 @@ def browser() -> Iterator["webdriver.Chrome"]:
             driver.quit()
 
 
-def screenshot(driver: "webdriver.Chrome", name: str) -> None:
+def screenshot(driver: webdriver.Chrome, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
@@ -170,7 +170,7 @@ def screenshot(driver: "webdriver.Chrome", name: str) -> None:
     ],
 )
 def test_launch_in_new_window_opens_jupyterlab(
-    demo: DemoProcess, course_url: str, browser: "webdriver.Chrome", button: str, username: str
+    demo: DemoProcess, course_url: str, browser: webdriver.Chrome, button: str, username: str
 ) -> None:
     role = button.split("-")[2]
     browser.get(course_url)
@@ -200,3 +200,24 @@ def test_launch_in_new_window_opens_jupyterlab(
     assert path.startswith(f"user/{username}/lab"), browser.current_url
     browser.close()
     browser.switch_to.window(course_window)
+
+
+def test_embedded_launch_shows_jupyterlab_in_the_course_iframe(
+    demo: DemoProcess, course_url: str, browser: webdriver.Chrome
+) -> None:
+    browser.get(course_url)
+    browser.find_element(By.ID, "launch-as-student-iframe").click()
+    WebDriverWait(browser, 10).until(EC.frame_to_be_available_and_switch_to_it((By.ID, "tool")))
+    try:
+        WebDriverWait(browser, SPAWN_TIMEOUT).until(
+            EC.presence_of_element_located((By.ID, "jp-main-dock-panel"))
+        )
+    except Exception:
+        browser.switch_to.default_content()
+        screenshot(browser, "student-iframe-failed")
+        raise
+    time.sleep(2)
+    path = browser.execute_script("return window.location.pathname")
+    assert path.startswith("/user/student1@example.edu/lab"), path
+    browser.switch_to.default_content()
+    screenshot(browser, "student-iframe-jupyterlab")
