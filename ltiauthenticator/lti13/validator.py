@@ -41,6 +41,9 @@ START_FROM_LMS_HINT = (
     "this address directly."
 )
 
+# Messages people already search for in their logs keep their wording.
+_MISSING_MESSAGES = {"state": "OAuth state missing from URL."}
+
 
 class LTI13LaunchValidator(LoggingConfigurable):
     """Validates LTI 1.3 login requests, launch forms and id_tokens.
@@ -120,7 +123,8 @@ class LTI13LaunchValidator(LoggingConfigurable):
         for name in required:
             if not args.get(name, "").strip():
                 raise MissingRequiredArgumentError(
-                    f"Missing required argument {name}.", reason=f"missing_{name}"
+                    _MISSING_MESSAGES.get(name, f"Missing required argument {name}."),
+                    reason=f"missing_{name}",
                 )
 
     def validate_login_request(self, args: Mapping[str, Any]) -> None:

@@ -60,7 +60,10 @@ class LaunchClient:
         return self.session.get(url, allow_redirects=False, timeout=15)
 
     def authorize(self, login_response: requests.Response) -> requests.Response:
-        assert login_response.status_code == 302, (login_response.status_code, login_response.text[-600:])
+        assert login_response.status_code == 302, (
+            login_response.status_code,
+            login_response.text[-600:],
+        )
         return self.session.get(login_response.headers["Location"], timeout=15)
 
     def post_form(self, action: str, fields: Dict[str, str]) -> requests.Response:
@@ -74,9 +77,7 @@ class LaunchClient:
         result.authorization = self.authorize(result.login)
         if result.authorization.status_code != 200:
             return result
-        result.action, result.form = parse_form(
-            result.authorization.text, result.authorization.url
-        )
+        result.action, result.form = parse_form(result.authorization.text, result.authorization.url)
         if tamper is not None:
             tamper(result.form)
         result.callback = self.post_form(result.action, result.form)

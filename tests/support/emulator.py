@@ -38,7 +38,7 @@ class EmulatorServer:
     def jwks_url(self) -> str:
         return self.url + "/jwks"
 
-    def start(self) -> "EmulatorServer":
+    def start(self) -> EmulatorServer:
         self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("the platform emulator did not start")

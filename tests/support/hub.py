@@ -73,7 +73,7 @@ class Hub:
         self.log_path = workdir / f"{name}.log"
         self.process: Optional[subprocess.Popen] = None
 
-    def start(self, timeout: float = 60) -> "Hub":
+    def start(self, timeout: float = 60) -> Hub:
         config_path = self.workdir / f"{self.name}_config.py"
         config_path.write_text(
             BASE_CONFIG.format(

@@ -1,0 +1,305 @@
+"""Every refused launch: the contract's 4xx, a reason, no user created, never a 500.
+
+Includes the 1EdTech tool-certification known-bad payloads.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+import pytest
+
+from ltiauthenticator.lti13 import constants as c
+from ltiauthenticator.lti13.handlers import NONCE_STATE_COOKIE_NAME, STATE_COOKIE_NAME
+from ltiauthenticator.platform_emulator import Launch
+
+from ..support.client import parse_form
+
+
+def assert_refused(response, status, message, hub, username=None):
+    assert response.status_code == status, (response.status_code, response.text[-1500:])
+    assert message in html.unescape(response.text)
+    assert "jupyterhub-hub-login" not in response.cookies
+    if username is not None:
+        assert hub.user(username) is None
+
+
+# -- login initiation -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["iss", "login_hint", "target_link_uri"])
+@pytest.mark.parametrize("how", ["absent", "empty"])
+def test_login_initiation_without_required_argument_is_400(hub, emulator, client, missing, how):
+    launch, _ = emulator.start_launch()
+    params = emulator.login_parameters(launch)
+    if how == "absent":
+        del params[missing]
+    else:
+        params[missing] = ""
+    response = client.session.get(
+        hub.url + "/hub/lti13/oauth_login", params=params, allow_redirects=False, timeout=10
+    )
+    assert_refused(response, 400, f"Missing required argument {missing}", hub)
+
+
+def test_login_page_without_any_launch_explains_where_to_start(hub, client):
+    response = client.session.get(hub.url + "/hub/lti13/oauth_login", timeout=10)
+    assert_refused(response, 400, "Open this tool from your course", hub)
+
+
+def test_login_initiation_from_unknown_issuer_is_refused_before_redirecting(hub, emulator, client):
+    launch, _ = emulator.start_launch()
+    params = dict(emulator.login_parameters(launch), iss="https://lms.unknown.example")
+    response = client.session.get(
+        hub.url + "/hub/lti13/oauth_login", params=params, allow_redirects=False, timeout=10
+    )
+    assert_refused(response, 400, "not registered with the platform", hub)
+
+
+def test_login_initiation_with_unknown_client_id_is_refused(hub, emulator, client):
+    launch, _ = emulator.start_launch()
+    params = dict(emulator.login_parameters(launch), client_id="someone-else")
+    response = client.session.get(
+        hub.url + "/hub/lti13/oauth_login", params=params, allow_redirects=False, timeout=10
+    )
+    assert_refused(response, 400, "client_id this hub is not configured for", hub)
+
+
+def test_repeated_login_argument_is_refused(hub, emulator, client):
+    launch, url = emulator.start_launch()
+    response = client.session.get(url + "&iss=https://other.example", allow_redirects=False)
+    assert_refused(response, 400, "given more than once", hub)
+
+
+def test_oversize_login_argument_is_413(hub, emulator, client):
+    launch, _ = emulator.start_launch()
+    params = dict(emulator.login_parameters(launch), login_hint="x" * 9000)
+    response = client.session.get(
+        hub.url + "/hub/lti13/oauth_login", params=params, allow_redirects=False, timeout=10
+    )
+    assert_refused(response, 413, "longer than", hub)
+
+
+# -- the callback's request shape -------------------------------------------------------------
+
+
+def test_callback_get_is_405(hub, client):
+    response = client.session.get(hub.url + "/hub/lti13/oauth_callback", timeout=10)
+    assert_refused(response, 405, "GET method is not allowed for launch requests", hub)
+
+
+@pytest.mark.parametrize("missing", ["id_token", "state"])
+def test_callback_without_id_token_or_state_is_400(hub, emulator, client, user, missing):
+    _, url = emulator.start_launch(user=user)
+    result = client.launch(url, tamper=lambda form: form.pop(missing))
+    message = (
+        "OAuth state missing from URL"
+        if missing == "state"
+        else "Missing required argument id_token"
+    )
+    assert_refused(result.callback, 400, message, hub, f"{user}@example.edu")
+
+
+def test_missing_state_cookie_is_400_with_advice(hub, emulator, client, user):
+    _, url = emulator.start_launch(user=user)
+    result = client.launch(
+        url,
+        tamper=lambda form: client.session.cookies.clear(
+            domain="127.0.0.1", path="/hub/lti13/", name=STATE_COOKIE_NAME
+        ),
+    )
+    assert_refused(
+        result.callback, 400, "OAuth state missing from cookies", hub, f"{user}@example.edu"
+    )
+    assert "new window" in result.callback.text
+
+
+def test_missing_nonce_cookie_is_400(hub, emulator, client, user):
+    _, url = emulator.start_launch(user=user)
+    result = client.launch(
+        url,
+        tamper=lambda form: client.session.cookies.clear(
+            domain="127.0.0.1", path="/hub/lti13/", name=NONCE_STATE_COOKIE_NAME
+        ),
+    )
+    assert_refused(result.callback, 400, "Missing nonce state cookie", hub, f"{user}@example.edu")
+
+
+def test_state_mismatch_is_400(hub, emulator, client, user):
+    _, url = emulator.start_launch(user=user)
+    result = client.launch(url, tamper=lambda form: form.update(state=form["state"][:-2] + "xx"))
+    assert_refused(result.callback, 400, "OAuth state mismatch", hub, f"{user}@example.edu")
+
+
+def test_state_from_another_browser_is_400(hub, emulator, client, user):
+    """Login CSRF: the attacker's form posted into the victim's browser."""
+    from ..support.client import LaunchClient
+
+    attacker = LaunchClient()
+    _, url = emulator.start_launch(user=user)
+    attacker_login = attacker.login_initiation(url)
+    page = attacker.authorize(attacker_login)
+    action, form = parse_form(page.text, page.url)
+    victim_login = client.login_initiation(emulator.start_launch()[1])
+    assert victim_login.status_code == 302
+    response = client.post_form(action, form)
+    assert_refused(response, 400, "OAuth state mismatch", hub, f"{user}@example.edu")
+
+
+def test_nonce_mismatch_is_400(hub, emulator, client, user):
+    launch, url = emulator.start_launch(user=user)
+
+    def swap_token(form):
+        form["id_token"] = emulator.sign(emulator.claims_for(launch, "0" * 64))
+
+    result = client.launch(url, tamper=swap_token)
+    assert_refused(result.callback, 400, "OAuth nonce mismatch", hub, f"{user}@example.edu")
+
+
+# -- the 1EdTech certification's known-bad id_tokens ------------------------------------------
+
+FUTURE = 3600
+BAD_LAUNCHES = {
+    "no kid": (dict(headers={"kid": None}), 400, "names no signing key (kid)"),
+    "unknown kid": (dict(headers={"kid": "not-published"}), 400, "does not publish"),
+    "wrong LTI version": (dict(claims={c.VERSION_CLAIM: "1.2.0"}), 400, "LTI version 1.3.0 only"),
+    "no LTI version": (dict(claims={c.VERSION_CLAIM: None}), 400, "'version' claim"),
+    "no message_type": (dict(claims={c.MESSAGE_TYPE_CLAIM: None}), 400, "'message_type' claim"),
+    "unknown message_type": (
+        dict(claims={c.MESSAGE_TYPE_CLAIM: "LtiSubmissionReviewRequest"}),
+        400,
+        "message_type",
+    ),
+    "no roles": (dict(claims={c.ROLES_CLAIM: None}), 400, "'roles' claim"),
+    "roles not a list": (dict(claims={c.ROLES_CLAIM: "Learner"}), 400, "must be a list of strings"),
+    "no deployment_id": (dict(claims={c.DEPLOYMENT_ID_CLAIM: None}), 400, "'deployment_id' claim"),
+    "no resource_link id": (
+        dict(claims={c.RESOURCE_LINK_CLAIM: {"title": "x"}}),
+        400,
+        "resource_link' claim's id",
+    ),
+    "no resource_link": (dict(claims={c.RESOURCE_LINK_CLAIM: None}), 400, "'resource_link' claim"),
+    "empty context label": (
+        dict(claims={c.CONTEXT_CLAIM: {"id": "c1", "label": ""}}),
+        400,
+        "context' claim's label",
+    ),
+    "no user": (
+        dict(claims={"sub": None, "email": None}),
+        400,
+        "Unable to set the username with username_key email",
+    ),
+    "expired": (dict(iat_offset=-400, exp_seconds=60), 400, "The token has expired"),
+    "issued in the future": (dict(iat_offset=FUTURE), 400, "The token is not yet valid (iat)"),
+    "too old": (dict(iat_offset=-900, exp_seconds=3600), 400, "issued more than 600 seconds ago"),
+    "not valid before": (
+        dict(claims={"nbf": int(time.time()) + FUTURE}),
+        400,
+        "not yet valid (nbf)",
+    ),
+    "exp as a string": (
+        dict(claims={"exp": str(int(time.time()) + 300)}),
+        400,
+        "'exp' claim must be a number",
+    ),
+    "no exp": (dict(claims={"exp": None}), 400, "'exp' claim"),
+    "no iat": (dict(claims={"iat": None}), 400, "'iat' claim"),
+    "wrong iss": (dict(claims={"iss": "https://evil.example"}), 400, "issuer (iss)"),
+    "wrong aud": (dict(aud="someone-else"), 401, "client id (aud)"),
+    "aud as a number": (dict(aud=42), 400, "'aud' claim must be"),
+    "aud list without azp": (
+        dict(aud=["jupyterhub-tool", "other-tool"]),
+        401,
+        "azp claim is missing although multiple values for aud are given.",
+    ),
+    "azp not ours": (
+        dict(claims={"azp": "other-tool"}),
+        401,
+        "azp claim does not match client_id.",
+    ),
+    "aud list with foreign azp": (
+        dict(aud=["jupyterhub-tool", "other-tool"], claims={"azp": "other-tool"}),
+        401,
+        "azp claim does not match client_id.",
+    ),
+    "sub as a list": (dict(claims={"sub": ["a"]}), 400, "'sub' claim must be a string"),
+    "custom not an object": (dict(claims={c.CUSTOM_CLAIM: ["x"]}), 400, "'custom' claim must be"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_LAUNCHES), ids=list(BAD_LAUNCHES))
+def test_known_bad_launch_is_refused_without_creating_a_user(hub, emulator, client, user, case):
+    fields, status, message = BAD_LAUNCHES[case]
+    before = hub.user_count()
+    _, url = emulator.start_launch(Launch(user=user, **fields))
+    result = client.launch(url)
+    assert_refused(result.callback, status, message, hub, f"{user}@example.edu")
+    assert hub.user_count() == before
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["not-a-jwt", "a.b", "a.b.c.d", "....", "eyJhbGciOiJSUzI1NiJ9..", "\u00e9\u00e9.\u00e9.x"],
+)
+def test_id_token_that_is_not_a_jwt_is_400(hub, emulator, client, user, token):
+    _, url = emulator.start_launch(user=user)
+    result = client.launch(url, tamper=lambda form: form.update(id_token=token))
+    assert result.callback.status_code == 400, result.callback.text[-800:]
+    assert hub.user(f"{user}@example.edu") is None
+
+
+def test_token_signed_with_an_unpublished_key_is_400(hub, emulator, client, user):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    launch, url = emulator.start_launch(user=user)
+    rogue = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def resign(form):
+        claims = emulator.claims_for(launch, _nonce_of(form, emulator))
+        form["id_token"] = emulator.sign(claims, key=rogue)
+
+    result = client.launch(url, tamper=resign)
+    assert_refused(result.callback, 400, "signature does not verify", hub, f"{user}@example.edu")
+
+
+def _nonce_of(form, emulator):
+    import jwt
+
+    return jwt.decode(form["id_token"], options={"verify_signature": False})["nonce"]
+
+
+# -- replay ------------------------------------------------------------------------------------
+
+
+def test_a_launch_form_is_accepted_once_even_with_the_cookies(hub, emulator, client, user):
+    _, url = emulator.start_launch(user=user)
+    login = client.login_initiation(url)
+    saved_cookies = client.session.cookies.copy()
+    page = client.authorize(login)
+    action, form = parse_form(page.text, page.url)
+    assert client.post_form(action, form).status_code == 302
+
+    from ..support.client import LaunchClient
+
+    replayer = LaunchClient()
+    replayer.session.cookies.update(saved_cookies)
+    response = replayer.post_form(action, form)
+    assert_refused(response, 400, "already used", hub)
+
+
+# -- access rules ---------------------------------------------------------------------------
+
+
+def test_allowed_users_still_restricts_who_logs_in(hub_with, emulator, client, user):
+    hub = hub_with(Authenticator={"allowed_users": {"someone@example.edu"}})
+    _, url = emulator.start_launch(user=user)
+    result = client.launch(url)
+    assert_refused(result.callback, 403, "User missing or null", hub, f"{user}@example.edu")
+
+
+def test_blocked_users_are_refused(hub_with, emulator, client):
+    hub = hub_with(Authenticator={"blocked_users": {"blocked@example.edu"}})
+    _, url = emulator.start_launch(user="blocked")
+    result = client.launch(url)
+    assert_refused(result.callback, 403, "User missing or null", hub, "blocked@example.edu")
