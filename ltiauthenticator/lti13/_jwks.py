@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
 from jwt.api_jwk import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import PyJWTError
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
 from traitlets import Any as AnyTrait
@@ -273,6 +273,11 @@ class JWKSCache(LoggingConfigurable):
         try:
             response = await self._http_client.fetch(request, raise_error=True)
         except HTTPClientError as e:
+            if e.code == 599:  # tornado's code for timeouts and dropped connections
+                raise KeyFetchError(
+                    "The platform's JWKS endpoint could not be reached (timeout).",
+                    reason="jwks_unreachable",
+                ) from None
             raise KeyFetchError(
                 f"The platform's JWKS endpoint answered HTTP {e.code}.", reason="jwks_http_error"
             ) from None
@@ -319,7 +324,7 @@ class JWKSCache(LoggingConfigurable):
             return None
         try:
             public_key = PyJWK(jwk).key
-        except (PyJWKError, ValueError, TypeError, KeyError):
+        except (PyJWTError, ValueError, TypeError, KeyError):
             self.log.warning(
                 "Ignoring an unreadable key %r in the platform's key set", jwk["kid"][:64]
             )
