@@ -1,0 +1,374 @@
+"""Hostile and malformed input through a real hub: always a 4xx with a reason, never a login.
+
+Includes property-based tests (hypothesis) that throw arbitrary bytes, parameters and
+claim sets at the login initiation and the callback.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import html
+import json
+import secrets
+import time
+from hashlib import sha256
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ltiauthenticator.lti13 import constants as c
+from ltiauthenticator.platform_emulator import Launch
+
+from ..support.client import LaunchClient, parse_form
+
+HYPOTHESIS = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def signed_raw(emulator, payload: bytes) -> str:
+    """A correctly RS256-signed token over arbitrary payload bytes."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    header = b64(json.dumps({"alg": "RS256", "kid": emulator.signing_kid}).encode())
+    body = b64(payload)
+    signature = emulator.keys[emulator.signing_kid].sign(
+        f"{header}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+    return f"{header}.{body}.{b64(signature)}"
+
+
+def prepared_launch(emulator, user=None):
+    """A client with valid state/nonce cookies, the form the platform posts, and its claims."""
+    client = LaunchClient()
+    launch, url = emulator.start_launch(user=user or f"h{secrets.token_hex(4)}")
+    page = client.authorize(client.login_initiation(url))
+    action, form = parse_form(page.text, page.url)
+    import jwt
+
+    claims = jwt.decode(form["id_token"], options={"verify_signature": False})
+    return client, action, form, claims
+
+
+def assert_not_logged_in(response, *statuses):
+    assert response.status_code in statuses, (response.status_code, response.text[-1200:])
+    assert "jupyterhub-hub-login" not in response.cookies
+    assert "jupyterhub-session-id" not in response.cookies
+
+
+# -- targeted attacks on the id_token ----------------------------------------------------------
+
+
+def test_alg_none_is_refused(hub, emulator):
+    client, action, form, claims = prepared_launch(emulator)
+    form["id_token"] = emulator.raw_token(
+        {"alg": "none", "kid": emulator.signing_kid}, json.dumps(claims).encode(), b""
+    )
+    assert_not_logged_in(client.post_form(action, form), 400)
+
+
+def test_hs256_signed_with_the_platform_public_key_is_refused(hub, emulator):
+    client, action, form, claims = prepared_launch(emulator)
+    public_jwk = json.dumps(emulator.jwks()["keys"][0]).encode()
+    header = b64(json.dumps({"alg": "HS256", "kid": emulator.signing_kid}).encode())
+    payload = b64(json.dumps(claims).encode())
+    signature = hmac.new(public_jwk, f"{header}.{payload}".encode(), sha256).digest()
+    form["id_token"] = f"{header}.{payload}.{b64(signature)}"
+    response = client.post_form(action, form)
+    assert_not_logged_in(response, 400)
+    assert "algorithm this hub does not accept" in html.unescape(response.text)
+
+
+@pytest.mark.parametrize("alg", ["RS384", "ES256", "PS256", "XX999", "", None, 5])
+def test_algorithms_not_configured_are_refused(hub, emulator, alg):
+    client, action, form, claims = prepared_launch(emulator)
+    header, payload, signature = form["id_token"].split(".")
+    form["id_token"] = ".".join(
+        [b64(json.dumps({"alg": alg, "kid": emulator.signing_kid}).encode()), payload, signature]
+    )
+    assert_not_logged_in(client.post_form(action, form), 400)
+
+
+@pytest.mark.parametrize("header_field", ["jku", "x5u", "jwk", "x5c"])
+def test_key_pointing_header_fields_are_never_followed(hub, emulator, header_field):
+    """A token signed by the attacker's key, naming it in the header, must not verify."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    client, action, form, claims = prepared_launch(emulator)
+    rogue = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    rogue_jwk = json.loads(RSAAlgorithm.to_jwk(rogue.public_key()))
+    pointer = {
+        "jku": "http://127.0.0.1:1/attacker-jwks",
+        "x5u": "http://127.0.0.1:1/attacker.pem",
+        "jwk": rogue_jwk,
+        "x5c": ["MIIB"],
+    }[header_field]
+    form["id_token"] = emulator.sign(claims, {header_field: pointer}, key=rogue)
+    assert_not_logged_in(client.post_form(action, form), 400)
+
+
+def test_duplicate_claim_names_are_refused(hub, emulator):
+    client, action, form, claims = prepared_launch(emulator)
+    duplicated = json.dumps(claims)[:-1] + ', "sub": "admin"}'
+    form["id_token"] = signed_raw(emulator, duplicated.encode())
+    response = client.post_form(action, form)
+    assert_not_logged_in(response, 400)
+    assert "duplicate member names" in html.unescape(response.text)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"\xff\xfe not utf-8", b"not json", b"[1, 2, 3]", b'"a string"', b"{" * 5000 + b"}" * 5000],
+    ids=["non-utf8", "non-json", "array", "string", "deep-nesting"],
+)
+def test_properly_signed_garbage_payloads_are_refused(hub, emulator, payload):
+    client, action, form, _ = prepared_launch(emulator)
+    form["id_token"] = signed_raw(emulator, payload)
+    assert_not_logged_in(client.post_form(action, form), 400)
+
+
+def test_oversize_id_token_is_413_before_parsing(hub, emulator):
+    client, action, form, _ = prepared_launch(emulator)
+    form["id_token"] = "a" * 70000
+    response = client.post_form(action, form)
+    assert_not_logged_in(response, 413)
+    assert "longer than" in html.unescape(response.text)
+
+
+def test_non_utf8_form_bytes_are_400(hub, emulator):
+    client, action, form, _ = prepared_launch(emulator)
+    body = b"state=" + form["state"].encode() + b"&id_token=%ff%fe%fd." + b"\xff" * 10
+    response = client.session.post(
+        action,
+        data=body,
+        allow_redirects=False,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_not_logged_in(response, 400)
+
+
+# -- the platform's keys --------------------------------------------------------------------------
+
+
+def test_jwks_endpoint_down_with_no_cached_keys_is_a_clear_503(hub_with, emulator):
+    hub_with(JWKSCache={"error_retry_interval": 0.0})  # a fresh hub: nothing cached
+    emulator.platform.jwks_status = 500
+    try:
+        client, action, form, _ = prepared_launch(emulator)
+        response = client.post_form(action, form)
+    finally:
+        emulator.platform.jwks_status = 200
+    assert_not_logged_in(response, 503)
+    assert "JWKS endpoint answered HTTP 500" in html.unescape(response.text)
+
+
+def test_cached_keys_keep_working_while_the_jwks_endpoint_is_down(hub_with, emulator):
+    hub_with(JWKSCache={"min_ttl": 0.0, "max_ttl": 0.0})  # every launch finds the keys stale
+    client, action, form, _ = prepared_launch(emulator)
+    assert client.post_form(action, form).status_code == 302
+    emulator.platform.jwks_status = 503
+    try:
+        client, action, form, _ = prepared_launch(emulator)
+        assert client.post_form(action, form).status_code == 302
+    finally:
+        emulator.platform.jwks_status = 200
+
+
+def test_key_rotation_mid_term_needs_one_refetch(hub_with, emulator):
+    hub_with(JWKSCache={"unknown_kid_refetch_interval": 0.5})
+    client, action, form, _ = prepared_launch(emulator)
+    assert client.post_form(action, form).status_code == 302
+    fetches = emulator.platform.jwks_fetches
+    time.sleep(0.6)
+    old_kid = emulator.platform.signing_kid
+    emulator.platform.rotate_key(keep_old=False)
+    try:
+        for _ in range(3):
+            client, action, form, _ = prepared_launch(emulator)
+            assert client.post_form(action, form).status_code == 302
+        assert emulator.platform.jwks_fetches == fetches + 1
+    finally:
+        assert old_kid != emulator.platform.signing_kid
+
+
+def test_a_kid_flood_does_not_flood_the_platform(hub_with, emulator):
+    hub_with(JWKSCache={"unknown_kid_refetch_interval": 60.0})
+    client, action, form, claims = prepared_launch(emulator)
+    assert client.post_form(action, form).status_code == 302
+    fetches = emulator.platform.jwks_fetches
+    for _ in range(40):
+        client, action, form, claims = prepared_launch(emulator)
+        form["id_token"] = emulator.sign(claims, {"kid": secrets.token_hex(8)})
+        assert_not_logged_in(client.post_form(action, form), 400)
+    assert emulator.platform.jwks_fetches <= fetches + 1
+
+
+# -- property-based -------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=10,
+)
+not_a_str = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.lists(st.text(), max_size=2)
+    | st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=2)
+)
+
+
+# Fixed bounds and values, so each example draws the same way on every run.
+LONG_AGO = 1_000_000_000  # 2001
+FAR_AHEAD = 4_000_000_000  # 2096
+
+
+def _invalid(name: str):
+    """Strategies that always make claim ``name`` invalid (whatever the launch's values)."""
+    short_text = st.text(max_size=30)  # never a 64-hex nonce, never the emulator's issuer URL
+    return {
+        "iss": short_text.filter(lambda t: not t.startswith("http://localhost")) | not_a_str,
+        "aud": st.text(max_size=20).filter(lambda t: t != "jupyterhub-tool")
+        | st.lists(st.text(max_size=8).filter(lambda t: t != "jupyterhub-tool"), max_size=3)
+        | st.integers()
+        | st.none(),
+        "exp": st.integers(max_value=LONG_AGO) | st.text(max_size=12) | st.none() | st.booleans(),
+        "iat": st.integers(min_value=FAR_AHEAD, max_value=2**62)
+        | st.integers(max_value=LONG_AGO)
+        | st.text(max_size=12)
+        | st.booleans(),
+        "nonce": short_text | not_a_str,
+        c.VERSION_CLAIM: json_values.filter(lambda v: v != "1.3.0"),
+        c.MESSAGE_TYPE_CLAIM: json_values.filter(lambda v: v not in c.MESSAGE_TYPES),
+        c.DEPLOYMENT_ID_CLAIM: not_a_str | st.just("") | st.just("   "),
+        c.ROLES_CLAIM: st.text(max_size=10)
+        | st.integers()
+        | st.none()
+        | st.lists(st.integers(), min_size=1, max_size=3),
+        c.RESOURCE_LINK_CLAIM: not_a_str.filter(lambda v: not isinstance(v, dict))
+        | st.dictionaries(st.sampled_from(["title", "description"]), st.text(max_size=5)),
+        c.TARGET_LINK_URI_CLAIM: not_a_str | st.just(""),
+    }[name]
+
+
+REQUIRED = [
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nonce",
+    c.VERSION_CLAIM,
+    c.MESSAGE_TYPE_CLAIM,
+    c.DEPLOYMENT_ID_CLAIM,
+    c.ROLES_CLAIM,
+    c.RESOURCE_LINK_CLAIM,
+    c.TARGET_LINK_URI_CLAIM,
+]
+
+
+@HYPOTHESIS
+@given(data=st.data())
+def test_any_invalid_claim_set_is_refused_with_a_4xx(hub, emulator, data):
+    client, action, form, claims = prepared_launch(emulator)
+    broken = data.draw(st.lists(st.sampled_from(REQUIRED), min_size=1, max_size=3, unique=True))
+    for name in broken:
+        if data.draw(st.booleans(), label=f"delete {name}"):
+            claims.pop(name, None)
+        else:
+            claims[name] = data.draw(_invalid(name), label=name)
+    extra = data.draw(st.dictionaries(st.text(max_size=12), json_values, max_size=3))
+    claims.update({k: v for k, v in extra.items() if k not in REQUIRED})
+    form["id_token"] = emulator.sign(claims)
+    assert_not_logged_in(client.post_form(action, form), 400, 401)
+
+
+@HYPOTHESIS
+@given(token=st.binary(max_size=300) | st.text(max_size=300), state=st.booleans())
+def test_arbitrary_id_token_bytes_are_refused(hub, emulator, token, state):
+    client, action, form, _ = prepared_launch(emulator)
+    raw = token if isinstance(token, bytes) else token.encode("utf-8", "surrogatepass")
+    if not state:
+        form["state"] = "garbage"
+    body = b"&".join(
+        [b"id_token=" + _quote_bytes(raw), b"state=" + _quote_bytes(form["state"].encode())]
+    )
+    response = client.session.post(
+        action,
+        data=body,
+        allow_redirects=False,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_not_logged_in(response, 400, 413)
+
+
+@HYPOTHESIS
+@given(body=st.binary(max_size=500))
+def test_arbitrary_callback_bodies_are_refused(hub, emulator, body):
+    client, action, _, _ = prepared_launch(emulator)
+    response = client.session.post(
+        action,
+        data=body,
+        allow_redirects=False,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_not_logged_in(response, 400, 413)
+
+
+@HYPOTHESIS
+@given(
+    params=st.dictionaries(
+        st.sampled_from(
+            [
+                "iss",
+                "login_hint",
+                "target_link_uri",
+                "lti_message_hint",
+                "client_id",
+                "lti_deployment_id",
+                "next",
+            ]
+        )
+        | st.text(max_size=8),
+        st.text(max_size=60) | st.lists(st.text(max_size=10), min_size=2, max_size=3),
+        max_size=7,
+    ),
+    method=st.sampled_from(["GET", "POST"]),
+)
+def test_arbitrary_login_initiations_never_fail_on_the_server(hub, emulator, params, method):
+    client = LaunchClient()
+    url = hub.url + "/hub/lti13/oauth_login"
+    if method == "GET":
+        response = client.session.get(url, params=params, allow_redirects=False, timeout=10)
+    else:
+        response = client.session.post(url, data=params, allow_redirects=False, timeout=10)
+    assert response.status_code < 500, response.text[-800:]
+    if response.status_code == 302:
+        # only a launch from the registered issuer is sent on, and only to its endpoint
+        assert params.get("iss") == emulator.url
+        assert response.headers["Location"].startswith(emulator.authorize_url + "?")
+    else:
+        assert response.status_code in (400, 413)
+
+
+def _quote_bytes(raw: bytes) -> bytes:
+    from urllib.parse import quote_from_bytes
+
+    return quote_from_bytes(raw, safe="").encode()
+
+
+def test_launch_without_context_is_fine(hub, emulator, client, user):
+    _, url = emulator.start_launch(Launch(user=user, course=None))
+    assert client.launch(url).callback.status_code == 302
