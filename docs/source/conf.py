@@ -1,0 +1,59 @@
+"""Sphinx configuration for the jupyterhub-ltiauthenticator documentation."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import ltiauthenticator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+project = "jupyterhub-ltiauthenticator"
+author = "The jupyterhub-ltiauthenticator developers"
+copyright = f"{datetime.date.today().year}, {author}"  # noqa: A001
+version = release = ltiauthenticator.__version__
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "autodoc_traits",
+    "sphinxcontrib.mermaid",
+]
+
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+root_doc = "index"
+exclude_patterns = ["_build"]
+myst_enable_extensions = ["colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "none"
+
+nitpick_ignore_regex = [
+    # Names in the help of options inherited from JupyterHub's Authenticator, and base
+    # classes from JupyterHub, traitlets and tornado: documented by those projects.
+    (r"py:.*", r"(jupyterhub|traitlets|tornado)\..*"),
+    (r"py:meth", r"(Authenticator\.)?(check_allowed|refresh_user)"),
+    (r"py:attr", r"refresh_pre_(spawn|stop)"),
+    # Internal (underscore) modules are deliberately left out of the docs.
+    (r"py:.*", r"(.*\.)?_[a-z]\w*(\..*)?"),
+]
+
+html_theme = "pydata_sphinx_theme"
+html_title = "LTI 1.3 Authenticator for JupyterHub"
+html_static_path: list[str] = []
+html_theme_options = {
+    "navigation_with_keys": False,
+}
+
+
+def _changelog_placeholder(app, docname: str, source: list) -> None:
+    """reference/changelog includes ../CHANGELOG.md; say so plainly while there is none."""
+    if docname == "reference/changelog" and not (ROOT / "CHANGELOG.md").exists():
+        source[0] = "# Changelog\n\nNo changes have been recorded yet.\n"
+
+
+def setup(app) -> None:
+    app.connect("source-read", _changelog_placeholder)

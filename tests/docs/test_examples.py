@@ -1,0 +1,81 @@
+"""The example configurations in examples/ load, configure the authenticator and pass its checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from traitlets.config import Config, PyFileConfigLoader
+
+from ltiauthenticator.lti13.auth import LTI13Authenticator
+from ltiauthenticator.lti13.validator import LTI13LaunchValidator
+
+yaml = pytest.importorskip("yaml")
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load_python_config(name: str) -> Config:
+    return PyFileConfigLoader(name, path=str(EXAMPLES)).load_config()
+
+
+def load_helm_values(name: str) -> Config:
+    """What zero-to-jupyterhub does with ``hub.config``: ``c[Class][trait] = value``."""
+    values = yaml.safe_load((EXAMPLES / name).read_text())
+    config = Config()
+    for cls, traits in values["hub"]["config"].items():
+        for trait, value in traits.items():
+            config[cls][trait] = value
+    return config
+
+
+def test_minimal_config() -> None:
+    config = load_python_config("jupyterhub_config.py")
+    assert config.JupyterHub.authenticator_class == "lti13"
+    authenticator = LTI13Authenticator(config=config)
+    assert authenticator.issuer == "https://canvas.instructure.com"
+    assert authenticator.client_id == {"125900000000000329"}
+    assert authenticator.authorize_url.startswith("https://sso.canvaslms.com/")
+    assert authenticator.jwks_endpoint.startswith("https://sso.canvaslms.com/")
+    assert authenticator.username_key == "email"
+    assert authenticator.enable_auth_state is True
+    assert authenticator.allow_all is True
+    assert authenticator.configuration_problems() == []
+
+
+def test_multiple_platforms_config() -> None:
+    authenticator = LTI13Authenticator(config=load_python_config("multiple_platforms_config.py"))
+    assert authenticator.issuer == ""
+    names = [entry["name"] for entry in authenticator.platforms]
+    assert names == ["canvas", "moodle", "open-edx"]
+    assert authenticator.configuration_problems() == []
+    registrations = authenticator.registry.registrations
+    assert len(registrations) == 3
+    by_issuer = {r.issuer: r for r in registrations}
+    assert by_issuer["https://canvas.instructure.com"].deployment_ids
+    assert by_issuer["https://moodle.example.edu"].username_key == "custom_username"
+    assert len(by_issuer["https://lms.example.org"].client_ids) == 2
+
+
+def test_helm_values() -> None:
+    config = load_helm_values("helm-values.yaml")
+    assert config.JupyterHub.authenticator_class == "lti13"
+    authenticator = LTI13Authenticator(config=config)
+    assert authenticator.issuer == "https://canvas.instructure.com"
+    assert authenticator.client_id == {"125900000000000329"}
+    assert authenticator.authorize_url == "https://sso.canvaslms.com/api/lti/authorize_redirect"
+    assert authenticator.jwks_endpoint == "https://sso.canvaslms.com/api/lti/security/jwks"
+    assert authenticator.username_key == "email"
+    assert authenticator.enable_auth_state is True
+    assert authenticator.configuration_problems() == []
+    validator = authenticator.validator
+    assert isinstance(validator, LTI13LaunchValidator)
+    assert validator.time_leeway == 5
+
+
+def test_helm_values_match_the_python_example() -> None:
+    """The two single-LMS examples describe the same registration."""
+    python = LTI13Authenticator(config=load_python_config("jupyterhub_config.py"))
+    helm = LTI13Authenticator(config=load_helm_values("helm-values.yaml"))
+    for trait in ("issuer", "client_id", "authorize_url", "jwks_endpoint", "username_key"):
+        assert getattr(python, trait) == getattr(helm, trait), trait
