@@ -59,11 +59,35 @@ ESTABLISHED_PINS = ["jupyterhub==6.1.1", "jupyterhub-ltiauthenticator==1.6.3"]
 CLIENT_ID = "jupyterhub-tool"
 LOOPBACK = "127.0.0.1"
 
+# PYTHONPATH entry holding a snapshot of our package (see --ours-ref), or None.
+_OURS_PATH: Optional[str] = None
+
 # Every child process we start, so that nothing outlives the benchmark.
 _CHILDREN: List[subprocess.Popen] = []
 
 
 # -- processes ---------------------------------------------------------------------------
+
+
+def snapshot_ours(ref: str) -> Tuple[Optional[str], str]:
+    """Extract ``ltiauthenticator/`` at git ``ref`` into a temp dir (for PYTHONPATH).
+
+    The working tree may be mid-edit while a long benchmark runs; a snapshot keeps every
+    run on the same code. ``ref == "WORKTREE"`` uses the working tree as it is.
+    """
+    if ref == "WORKTREE":
+        return None, "working tree"
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", ref],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    target = tempfile.mkdtemp(prefix="launch-storm-src-")
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", ref, "ltiauthenticator"],
+        check=True, capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", target], input=archive, check=True)
+    return target, f"git {ref} ({commit})"
 
 
 def free_port() -> int:
@@ -256,7 +280,8 @@ class Stack:
             stdout=subprocess.PIPE,
             stderr=open(self.workdir / "emulator.log", "w"),  # noqa: SIM115
             text=True,
-            cwd=REPO,
+            cwd=self.workdir,
+            env=self._env(ours=True),
         )
         line: List[str] = []
         reader = threading.Thread(
@@ -289,7 +314,7 @@ class Stack:
                 jwks_endpoint=self.platform["jwks_endpoint"],
             )
         )
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        env = self._env(ours=self.impl == "ours")
         env["JUPYTERHUB_CRYPT_KEY"] = secrets.token_hex(32)
         self.hub = spawn(
             [self.python, "-m", "jupyterhub", "-f", str(config)],
@@ -309,6 +334,13 @@ class Stack:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"JupyterHub did not start in {timeout}s:\n{self.hub_log()[-4000:]}")
+
+    @staticmethod
+    def _env(ours: bool) -> Dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        if ours and _OURS_PATH:
+            env["PYTHONPATH"] = _OURS_PATH
+        return env
 
     def hub_log(self) -> str:
         path = self.workdir / "hub.log"
@@ -820,10 +852,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--run-timeout", type=float, default=900.0, help="bound on one storm")
     p.add_argument("--hub-log-level", default="INFO")
     p.add_argument("--auth-state", action="store_true", help="enable_auth_state (encrypts it)")
-    p.add_argument("--quiet-wait", type=float, default=30.0,
+    p.add_argument("--quiet-wait", type=float, default=15.0,
                    help="before each run, wait up to this many seconds for other jobs to calm down")
     p.add_argument("--quiet-cores", type=float, default=0.3,
                    help="'calm' means other processes use fewer CPU cores than this")
+    p.add_argument("--ours-ref", default="HEAD",
+                   help="git ref of our package to benchmark (snapshot), or WORKTREE")
     p.add_argument("--keep-workdirs", action="store_true")
     p.add_argument("--py-spy", help="path to py-spy: sample the hub during each storm")
     p.add_argument("--output", type=Path, help="text report (default: benchmarks/results/…)")
@@ -831,7 +865,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    global _OURS_PATH
     args = parse_args(argv)
+    _OURS_PATH, ours_source = snapshot_ours(args.ours_ref)
     latencies = [float(x) for x in args.jwks_latency.split(",") if x.strip()]
     impls = [("ours", sys.executable)]
     if args.compare:
@@ -851,7 +887,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"# launch storm: {args.students} students, concurrency {args.concurrency}, "
         f"{args.rounds} round(s), JWKS latency {latencies}, implementations "
         f"{[i for i, _ in impls]}; poll /hub/api/ every {args.poll_interval * 1000:.0f} ms; "
-        f"{os.cpu_count()} CPUs"
+        f"{os.cpu_count()} CPUs; ours = {ours_source}"
     )
     all_runs: List[Dict[str, Any]] = []
     summaries = []
@@ -889,3 +925,5 @@ if __name__ == "__main__":
         sys.exit(main())
     finally:
         stop_all()
+        if _OURS_PATH:
+            shutil.rmtree(_OURS_PATH, ignore_errors=True)
