@@ -18,7 +18,6 @@ extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
     "autodoc_traits",
-    "sphinxcontrib.mermaid",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
@@ -42,10 +41,11 @@ nitpick_ignore_regex = [
 ]
 
 html_theme = "pydata_sphinx_theme"
-html_title = "LTI 1.3 Authenticator for JupyterHub"
+html_title = "LTI 1.3 Authenticator"
 html_static_path: list[str] = []
 html_theme_options = {
     "navigation_with_keys": False,
+    "header_links_before_dropdown": 4,
 }
 
 
