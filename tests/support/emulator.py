@@ -16,7 +16,14 @@ class EmulatorServer:
     talk to it over HTTP like a browser would.
     """
 
-    def __init__(self, host: str, port: int, hub_url: str, client_id: str = "jupyterhub-tool"):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        hub_url: str,
+        client_id: str = "jupyterhub-tool",
+        issuer: Optional[str] = None,
+    ):
         self.url = f"http://{host}:{port}"
         self.port = port
         tool = ToolRegistration(
@@ -25,7 +32,7 @@ class EmulatorServer:
             redirect_uris=[f"{hub_url}/hub/lti13/oauth_callback"],
             target_link_uri=f"{hub_url}/hub/",
         )
-        self.platform = EmulatedPlatform(self.url, tool)
+        self.platform = EmulatedPlatform(issuer or self.url, tool)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"emulator-{port}")

@@ -54,7 +54,8 @@ c.Authenticator.enable_auth_state = True
 c.JupyterHub.services = [{{"name": "tests", "api_token": {token!r}}}]
 c.JupyterHub.load_roles = [{{
     "name": "tests-admin",
-    "scopes": ["admin:users", "admin:auth_state", "admin:groups", "admin:servers"],
+    "scopes": ["admin:users", "admin:auth_state", "admin:groups", "admin:servers",
+               "read:metrics", "read:roles"],
     "services": ["tests"],
 }}]
 """

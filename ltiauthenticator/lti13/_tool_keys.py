@@ -1,0 +1,77 @@
+"""The tool's own signing key(s), published at ``/lti13/jwks``.
+
+Canvas (installing by config URL), Blackboard and Schoology ask for the tool's public key
+or JWKS URL at registration. The private key comes from, in order: a PEM value in
+config (e.g. from a Kubernetes secret), a PEM file, or a key generated once and
+persisted to that file with owner-only permissions, so restarts keep the same key.
+Extra PEM files are published too, for rotation (the next key, or the previous one).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict, Iterable, List
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+
+def _thumbprint(public_jwk: Dict[str, Any]) -> str:
+    """RFC 7638 JWK thumbprint: a stable kid derived from the key itself."""
+    canonical = json.dumps(
+        {k: public_jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"), sort_keys=True
+    )
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def public_jwk(private_or_public_pem: bytes) -> Dict[str, Any]:
+    """The public JWK (with ``kid``, ``alg``, ``use``) of a PEM-encoded RSA key."""
+    try:
+        key: Any = serialization.load_pem_private_key(private_or_public_pem, password=None)
+        key = key.public_key()
+    except (ValueError, TypeError):
+        key = serialization.load_pem_public_key(private_or_public_pem)
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("the tool key must be an RSA key")
+    jwk = json.loads(RSAAlgorithm.to_jwk(key))
+    jwk.update(kid=_thumbprint(jwk), alg="RS256", use="sig")
+    return jwk
+
+
+def generate_private_key_pem() -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def load_or_create_private_key(pem_value: str, path: str) -> bytes:
+    """The tool's private key PEM: the configured value, the file, or a new persisted key."""
+    if pem_value.strip():
+        return pem_value.strip().encode()
+    key_path = Path(path)
+    if key_path.exists():
+        return key_path.read_bytes()
+    pem = generate_private_key_pem()
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    # created owner-only from the first byte: never briefly world-readable
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    return pem
+
+
+def tool_key_set(private_pem: bytes, extra_pem_paths: Iterable[str]) -> Dict[str, List[Dict]]:
+    """The JWKS document: the current key first, then the rotation keys."""
+    keys = [public_jwk(private_pem)]
+    for path in extra_pem_paths:
+        keys.append(public_jwk(Path(path).read_bytes()))
+    return {"keys": keys}
