@@ -68,7 +68,7 @@ def sanitize_name(name: str, max_length: int) -> str:
 
     Too-long names keep a short hash of the full name so distinct courses stay distinct.
     """
-    cleaned = _NOT_ALLOWED.sub("-", name.lower()).strip("-._~")
+    cleaned = re.sub(r"-{2,}", "-", _NOT_ALLOWED.sub("-", name.lower())).strip("-._~")
     if len(cleaned) > max_length:
         suffix = hashlib.sha256(cleaned.encode()).hexdigest()[:8]
         cleaned = cleaned[: max_length - 9].rstrip("-._~") + "-" + suffix

@@ -1,0 +1,135 @@
+"""Configuration: the contract's traits and defaults, help text, start-up checks."""
+
+import pytest
+from traitlets.config import Config
+
+from ltiauthenticator.lti13._jwks import JWKSCache
+from ltiauthenticator.lti13.auth import LTI13Authenticator
+from ltiauthenticator.lti13.validator import LTI13LaunchValidator
+
+GOOD = {
+    "issuer": "https://canvas.instructure.com",
+    "client_id": ["125900000000000329"],
+    "authorize_url": "https://sso.canvaslms.com/api/lti/authorize_redirect",
+    "jwks_endpoint": "https://sso.canvaslms.com/api/lti/security/jwks",
+}
+
+
+def make(**traits):
+    config = Config()
+    for name, value in traits.items():
+        config.LTI13Authenticator[name] = value
+    return LTI13Authenticator(config=config)
+
+
+def test_contract_defaults():
+    auth = LTI13Authenticator()
+    assert auth.login_service == "LTI 1.3"
+    assert auth.issuer == "" and auth.client_id == set()
+    assert auth.authorize_url == "" and auth.jwks_endpoint == ""
+    assert auth.jwks_algorithms == ["RS256"]
+    assert auth.username_key == "email"
+    assert auth.uri_scheme == "auto"
+    assert auth.tool_name == "JupyterHub"
+    assert auth.tool_description == "Launch interactive Jupyter Notebooks with JupyterHub"
+    validator = LTI13LaunchValidator()
+    assert validator.time_leeway == 0 and validator.max_age == 600
+
+
+@pytest.mark.parametrize("cls", [LTI13Authenticator, LTI13LaunchValidator, JWKSCache])
+def test_every_config_trait_has_help(cls):
+    own = set(cls.class_own_traits(config=True))
+    if cls is LTI13Authenticator:
+        own |= {"issuer", "client_id"}
+    for name in own:
+        assert cls.class_traits()[name].help.strip(), f"{cls.__name__}.{name} has no help"
+
+
+def test_client_id_accepts_a_string_or_a_list():
+    assert make(client_id="abc").client_id == {"abc"}
+    assert make(client_id=["a", "b"]).client_id == {"a", "b"}
+
+
+def test_uri_scheme_is_case_insensitive():
+    assert make(uri_scheme="HTTPS").uri_scheme == "https"
+
+
+def test_urls():
+    auth = LTI13Authenticator()
+    assert auth.login_url("/hub/") == "/hub/lti13/oauth_login"
+    assert auth.callback_url("/hub/") == "/hub/lti13/oauth_callback"
+    assert auth.config_json_url("/hub/") == "/hub/lti13/config"
+
+
+def test_everyone_the_platform_vouches_for_may_log_in_unless_restricted():
+    assert make(**GOOD).allow_all is True
+    config = Config()
+    config.Authenticator.allowed_users = {"ada"}
+    assert LTI13Authenticator(config=config).allow_all is False
+    config = Config()
+    config.Authenticator.allow_all = False
+    assert LTI13Authenticator(config=config).allow_all is False
+
+
+def test_a_complete_configuration_has_no_problems():
+    assert make(**GOOD).configuration_problems() == []
+
+
+def test_problems_name_the_trait_to_fix():
+    problems = make(
+        client_id=["x"], jwks_endpoint="http://lms.example.edu/jwks"
+    ).configuration_problems()
+    assert "LTI13Authenticator.issuer is not set" in problems
+    assert "LTI13Authenticator.authorize_url is not set" in problems
+    assert any("LTI13Authenticator.jwks_endpoint must be an https URL" in p for p in problems)
+    assert (
+        make(**{**GOOD, "jwks_endpoint": "http://localhost:8765/jwks"}).configuration_problems()
+        == []
+    )
+    with pytest.raises(ValueError, match="issuer is not set"):
+        LTI13Authenticator().check_configuration()
+
+
+def test_platform_registration_problems():
+    auth = make(
+        platforms=[
+            {**GOOD, "client_id": "125900000000000329", "deployment": ["1"]},
+            {"issuer": "https://moodle.example.edu"},
+        ],
+        **GOOD,
+    )
+    problems = auth.configuration_problems()
+    assert any("platforms[0] has unknown key(s) ['deployment']" in p for p in problems)
+    assert any("registered twice" in p for p in problems)
+    assert "LTI13Authenticator.platforms[1].client_id is not set" in problems
+    assert "LTI13Authenticator.platforms[1].jwks_endpoint is not set" in problems
+
+
+def test_single_issuer_traits_and_platforms_form_registrations():
+    auth = make(
+        platforms=[{**GOOD, "issuer": "https://moodle.example.edu", "client_id": "m"}], **GOOD
+    )
+    registry = auth.registry
+    assert [r.issuer for r in registry.registrations] == [
+        GOOD["issuer"],
+        "https://moodle.example.edu",
+    ]
+    assert registry.find("https://moodle.example.edu", None).client_ids == {"m"}
+
+
+def test_entry_point_name():
+    from importlib.metadata import entry_points
+
+    (ep,) = [e for e in entry_points(group="jupyterhub.authenticators") if e.name == "lti13"]
+    assert ep.load() is LTI13Authenticator
+
+
+def test_public_modules_of_the_contract():
+    from ltiauthenticator.lti13 import constants, error
+    from ltiauthenticator.utils import convert_request_to_dict, get_browser_protocol
+
+    assert issubclass(error.InvalidAudienceError, error.ValidationError)
+    for name in ("MissingRequiredArgumentError", "IncorrectValueError", "TokenError", "LoginError"):
+        assert hasattr(error, name)
+    assert constants.LTI13_LOGIN_REQUEST_ARGS == ["iss", "login_hint", "target_link_uri"]
+    assert callable(convert_request_to_dict) and callable(get_browser_protocol)
