@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+import yaml  # noqa: E402 - pyyaml is in the test extra
 from traitlets.config import Config, PyFileConfigLoader
 
 from ltiauthenticator.lti13.auth import LTI13Authenticator
 from ltiauthenticator.lti13.validator import LTI13LaunchValidator
-
-yaml = pytest.importorskip("yaml")
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -79,3 +77,30 @@ def test_helm_values_match_the_python_example() -> None:
     helm = LTI13Authenticator(config=load_helm_values("helm-values.yaml"))
     for trait in ("issuer", "client_id", "authorize_url", "jwks_endpoint", "username_key"):
         assert getattr(python, trait) == getattr(helm, trait), trait
+
+
+def test_spawner_hook_reads_course_and_roles_from_auth_state() -> None:
+    """The example hook, on a real spawner, with the claims a launch stores in auth_state."""
+    from jupyterhub.spawner import SimpleLocalProcessSpawner
+
+    from ltiauthenticator.platform_emulator import EmulatedPlatform, Launch, ToolRegistration
+
+    hook = load_python_config("course_environment_config.py").Spawner.auth_state_hook
+    tool = ToolRegistration("tool", "https://hub/login", ["https://hub/cb"], "https://hub/hub/")
+    platform = EmulatedPlatform("https://lms.example.edu", tool)
+
+    instructor = SimpleLocalProcessSpawner()
+    hook(instructor, platform.claims_for(Launch(role="instructor"), "nonce"))
+    assert instructor.environment["LTI_COURSE_LABEL"] == "DATA101"
+    assert instructor.environment["LTI_IS_INSTRUCTOR"] == "1"
+    assert instructor.default_url == "/lab/tree/DATA101"
+
+    student = SimpleLocalProcessSpawner()
+    other_course = {"id": "p2", "label": "PHYS201", "title": "Physics"}
+    hook(student, platform.claims_for(Launch(role="student", course=other_course), "nonce"))
+    assert student.environment["LTI_IS_INSTRUCTOR"] == "0"
+    assert student.default_url == "/lab/tree/PHYS201"
+
+    untouched = SimpleLocalProcessSpawner()
+    hook(untouched, None)
+    assert untouched.environment == {} and untouched.default_url == ""
