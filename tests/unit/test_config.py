@@ -1,5 +1,7 @@
 """Configuration: the contract's traits and defaults, help text, start-up checks."""
 
+import asyncio
+
 import pytest
 from traitlets.config import Config
 
@@ -61,14 +63,24 @@ def test_urls():
     assert auth.config_json_url("/hub/") == "/hub/lti13/config"
 
 
+def _admitted(config: Config) -> bool:
+    """Whether JupyterHub's login pipeline admits a verified launch of ada@example.edu."""
+    auth = LTI13Authenticator(config=config)
+    claims = {"sub": "s-1", "email": "ada@example.edu"}
+    return asyncio.run(auth.get_authenticated_user(None, claims)) is not None
+
+
 def test_everyone_the_platform_vouches_for_may_log_in_unless_restricted():
-    assert make(**GOOD).allow_all is True
-    config = Config()
-    config.Authenticator.allowed_users = {"ada"}
-    assert LTI13Authenticator(config=config).allow_all is False
-    config = Config()
-    config.Authenticator.allow_all = False
-    assert LTI13Authenticator(config=config).allow_all is False
+    assert _admitted(Config())
+    restricted = Config()
+    restricted.Authenticator.allowed_users = {"someone@example.edu"}
+    assert not _admitted(restricted)
+    allowed = Config()
+    allowed.Authenticator.allowed_users = {"ada@example.edu"}
+    assert _admitted(allowed)
+    blocked = Config()
+    blocked.Authenticator.blocked_users = {"ada@example.edu"}
+    assert not _admitted(blocked)
 
 
 def test_a_complete_configuration_has_no_problems():
