@@ -53,10 +53,20 @@ def _deserialize_state(b64_state: str) -> Dict[str, Any]:
     return state if isinstance(state, dict) else {}
 
 
-def new_state(next_url: str, registration_id: str) -> str:
-    return _serialize_state(
-        {"state_id": secrets.token_urlsafe(24), "next_url": next_url, "platform": registration_id}
-    )
+def new_state(next_url: str, registration_id: str, **extra: Any) -> str:
+    """A fresh state. ``extra`` entries whose value is empty are left out.
+
+    Known extras: ``storage`` (the platform's storage frame, when the launch uses the
+    1EdTech platform storage instead of cookies) and ``relaunch`` (the login initiation
+    parameters, so a page can offer to start the same launch again in a new window).
+    """
+    state: Dict[str, Any] = {
+        "state_id": secrets.token_urlsafe(24),
+        "next_url": next_url,
+        "platform": registration_id,
+    }
+    state.update({k: v for k, v in extra.items() if v})
+    return _serialize_state(state)
 
 
 # -- next URL ---------------------------------------------------------------------------

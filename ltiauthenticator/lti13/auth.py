@@ -8,12 +8,12 @@ from urllib.parse import urlsplit
 from jupyterhub.auth import Authenticator
 from jupyterhub.utils import url_path_join
 from tornado.httputil import HTTPServerRequest
-from traitlets import CaselessStrEnum, Instance, Set, Unicode, default, observe
+from traitlets import Bool, CaselessStrEnum, Instance, Set, Unicode, default, observe
 from traitlets import Dict as DictTrait
 from traitlets import List as ListTrait
 
 from ..utils import get_browser_protocol
-from . import _username
+from . import _embedding, _username
 from ._jwks import JWKSCache
 from ._registration import PlatformRegistration, PlatformRegistry
 from ._state import LAUNCH_COOKIE_MAX_AGE, SingleUseRecord
@@ -148,6 +148,25 @@ class LTI13Authenticator(Authenticator):
         ``LTI13Authenticator.username_key`` for this platform) and ``name`` (used in logs;
         needed when two entries share an issuer). The single-issuer traits above, when
         set, form one more registration. Plain YAML maps and lists work in Helm values.
+
+        .. versionadded:: 2.0
+        """,
+    )
+
+    allow_iframe = Bool(
+        False,
+        config=True,
+        help="""Let the LMS show the whole hub inside its iframe (off by default).
+
+        The launch itself works inside an LMS iframe either way. With this on, the hub
+        stays usable in that iframe after the launch: JupyterHub's own cookies (login,
+        session, ``_xsrf``) become ``SameSite=None; Secure; Partitioned``, and its
+        ``Content-Security-Policy`` allows the registered platforms (their issuer and
+        authorization endpoint origins) as ``frame-ancestors`` instead of ``'none'``.
+
+        Requires https. Framing a site by another opens it to clickjacking by that
+        site: only the registered LMSs may frame the hub. Single-user servers set their
+        own cookies and headers; see the "Running inside an LMS iframe" docs page.
 
         .. versionadded:: 2.0
         """,
@@ -294,6 +313,8 @@ class LTI13Authenticator(Authenticator):
     def get_handlers(self, app: Any) -> List[Tuple[str, Any]]:
         # JupyterHub calls this once at start-up: the right moment to refuse bad config.
         self.check_configuration()
+        if self.allow_iframe:
+            _embedding.allow_hub_in_iframe(app, self.registry.registrations, self.log)
         return [
             (r"/lti13/oauth_login", LTI13LoginInitHandler),
             (r"/lti13/oauth_callback", LTI13CallbackHandler),

@@ -14,6 +14,7 @@ Override points kept from the established plugin: login initiation —
 
 from __future__ import annotations
 
+import html
 import json
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional
@@ -24,6 +25,8 @@ from tornado import web
 
 from ..utils import convert_request_to_dict
 from . import _metrics
+from . import _platform_storage as storage
+from ._embedding import frame_ancestors
 from ._registration import PlatformRegistration
 from ._state import (
     LAUNCH_COOKIE_MAX_AGE,
@@ -116,8 +119,12 @@ class _LTI13Handler(BaseHandler):
                 e.message,
                 f" [{context}]" if context else "",
             )
-            error = web.HTTPError(e.status_code, "%s", e.message)
-            error.jupyterhub_message = e.user_message()  # type: ignore[attr-defined]
+            # The message and its advice for the person in front of the browser; JupyterHub
+            # shows the HTTPError's message on its error page (4.x and later alike).
+            error = web.HTTPError(e.status_code, "%s", e.user_message())
+            html_message = getattr(e, "html_message", "")
+            if html_message:  # escaped by whoever built it
+                error.jupyterhub_html_message = html_message  # type: ignore[attr-defined]
             error._lti13_logged = True  # type: ignore[attr-defined]
             raise error from None
         counter.labels(outcome="accepted", reason="").inc()
@@ -175,8 +182,41 @@ class _LTI13Handler(BaseHandler):
         return f"{self.authenticator.get_uri_scheme(self.request)}://{self.request.host}"
 
 
-class LTI13LoginInitHandler(_LTI13Handler):
-    """Third-party initiated login: remember state and nonce, send the browser to the LMS."""
+class _FramableByPlatforms:
+    """Launch pages (and their error pages) may be shown inside the platforms' iframes.
+
+    JupyterHub's default ``frame-ancestors 'none'`` would turn an explanation shown in
+    an LMS iframe into a blank "refused to connect" frame.
+    """
+
+    @property
+    def content_security_policy(self) -> str:
+        registrations = self.authenticator.registry.registrations  # type: ignore[attr-defined]
+        return "; ".join(
+            [frame_ancestors(registrations), "report-uri " + self.csp_report_uri]  # type: ignore[attr-defined]
+        )
+
+
+def _relaunch_parameters(args: Dict[str, Any]) -> Dict[str, str]:
+    """The login initiation parameters needed to start the same launch again."""
+    names = (
+        "iss",
+        "login_hint",
+        "target_link_uri",
+        "lti_message_hint",
+        "client_id",
+        "lti_deployment_id",
+    )
+    return {n: args[n] for n in names if isinstance(args.get(n), str) and args[n]}
+
+
+class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
+    """Third-party initiated login: remember state and nonce, send the browser to the LMS.
+
+    When the platform offers its client-side storage (``lti_storage_target``), the
+    answer is a small page that also stores state and nonce there, for browsers that
+    block the cookies (see :mod:`._platform_storage`).
+    """
 
     async def get(self) -> None:
         with self._refusals("login"):
@@ -195,9 +235,11 @@ class LTI13LoginInitHandler(_LTI13Handler):
                 )
             self._registration = registration
             self._login_args = args
+            self._storage_target = storage.storage_target(args.get("lti_storage_target"))
 
             state = self.get_state()
             nonce_state = make_nonce_state()
+            self._nonce_state = nonce_state
             self.set_state_cookie(state)
             self.set_nonce_state_cookie(nonce_state)
             self.authorize_redirect(
@@ -218,7 +260,12 @@ class LTI13LoginInitHandler(_LTI13Handler):
         next_url = args.get("next") or next_url_from_target_link_uri(
             args.get("target_link_uri", ""), self.base_url, self.hub.base_url
         )
-        return new_state(sanitize_next_url(next_url, self.base_url), self._registration.id)
+        return new_state(
+            sanitize_next_url(next_url, self.base_url),
+            self._registration.id,
+            storage=getattr(self, "_storage_target", ""),
+            relaunch=_relaunch_parameters(args),
+        )
 
     def get_redirect_uri(self) -> str:
         """The absolute callback URL (the platform checks it against its registration)."""
@@ -255,11 +302,41 @@ class LTI13LoginInitHandler(_LTI13Handler):
             params["lti_message_hint"] = lti_message_hint
         authorize_url = self._registration.authorize_url
         separator = "&" if urlsplit(authorize_url).query else "?"
-        self.redirect(authorize_url + separator + urlencode(params))
+        url = authorize_url + separator + urlencode(params)
+        if getattr(self, "_storage_target", ""):
+            self._write_put_data_page(url, state)
+        else:
+            self.redirect(url)
+
+    def _write_put_data_page(self, authorization_url: str, state: str) -> None:
+        """Store state and nonce state in the platform too, then continue to it."""
+        origins = storage.platform_origins(self._registration)
+        state_key, nonce_key = storage.storage_keys(_deserialize_state(state)["state_id"])
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.write(
+            storage.put_data_page(
+                target=self._storage_target,
+                origin=origins[0],
+                origins=origins,
+                items=[(state_key, state), (nonce_key, self._nonce_state)],
+                next_url=authorization_url,
+            )
+        )
 
 
-class LTI13CallbackHandler(_LTI13Handler):
-    """The redirect URI: verify the platform's id_token and log the user in."""
+class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
+    """The redirect URI: verify the platform's id_token and log the user in.
+
+    State and nonce state come from the launch cookies or, for a launch that used the
+    platform's storage and arrives without cookies, from that storage: the first POST is
+    then answered with a page that reads them back and posts them here again with a
+    ticket for the (parked) launch form.
+    """
+
+    #: Where the remembered state and nonce state came from: "cookies" or "storage".
+    _remembered_in = "cookies"
+    _remembered: Dict[str, Optional[str]]
 
     async def get(self) -> None:
         with self._refusals("launch"):
@@ -271,7 +348,11 @@ class LTI13CallbackHandler(_LTI13Handler):
     async def post(self) -> None:
         with self._refusals("launch"):
             self._args = convert_request_to_dict(self.request.body_arguments)
+            if storage.TICKET_FIELD in self._args:
+                self._resume_from_platform_storage()
             self.validator.validate_auth_response(self._args)
+            if await self._ask_platform_storage():
+                return
             self.check_state()
             claims = await self.decode_and_validate_launch_request()
             user = await self.login_user(claims)
@@ -284,11 +365,129 @@ class LTI13CallbackHandler(_LTI13Handler):
             self._clear_launch_cookie(NONCE_STATE_COOKIE_NAME)
             self.redirect_to_next_url(user)
 
+    # -- where state and nonce state were remembered ---------------------------------------
+
+    def _remembered_value(self, cookie_name: str) -> Optional[str]:
+        if self._remembered_in == "storage":
+            return self._remembered.get(cookie_name)
+        return self._get_launch_cookie(cookie_name)
+
+    def _posted_state(self) -> Dict[str, Any]:
+        """The posted state, *unverified*: only for choosing what to ask or to offer."""
+        state = _deserialize_state(self._args.get("state") or "")
+        return state if isinstance(state.get("state_id"), str) else {}
+
+    async def _ask_platform_storage(self) -> bool:
+        """Without cookies, a launch that stored its state in the platform asks for it.
+
+        The form is parked (after its token's signature checked out, so only genuine
+        launches take a place) and the answer is a page that reads state and nonce state
+        back from the platform's storage frame and posts them here with the ticket.
+        """
+        if self._remembered_in != "cookies" or self._get_launch_cookie(STATE_COOKIE_NAME):
+            return False
+        posted = self._posted_state()
+        target = storage.storage_target(posted.get("storage"))
+        if not target:
+            return False
+        self._state = posted
+        registration = self._launch_registration()
+        await self.validator.verify_and_decode_jwt(
+            self._args["id_token"],
+            issuer=registration.issuer,
+            audience=registration.client_ids,
+            jwks_endpoint=registration.jwks_endpoint,
+            jwks_algorithms=self.authenticator.jwks_algorithms,
+        )
+        ticket = storage.parked_launches(self.authenticator).park(
+            {"id_token": self._args["id_token"], "state": self._args["state"]}
+        )
+        origins = storage.platform_origins(registration)
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.write(
+            storage.get_data_page(
+                target=target,
+                origin=origins[0],
+                origins=origins,
+                keys=storage.storage_keys(posted["state_id"]),
+                ticket=ticket,
+                action=self.request.path,
+            )
+        )
+        return True
+
+    def _resume_from_platform_storage(self) -> None:
+        """The storage page's POST: the parked form, with what the platform kept."""
+        answer = self._args
+        parked = storage.parked_launches(self.authenticator).take(answer.get(storage.TICKET_FIELD))
+        if parked is None:
+            raise StateError(
+                "OAuth state missing from cookies, and this launch is not (or no longer) "
+                "waiting for the platform's storage.",
+                hint="Start the launch again from your course.",
+            )
+        self._args = parked
+        self._remembered_in = "storage"
+        if answer.get(storage.ERROR_FIELD):
+            self._log_context["storage_error"] = _clip(answer[storage.ERROR_FIELD], 40)
+            self._remembered = {}
+        else:
+            self._remembered = {
+                STATE_COOKIE_NAME: answer.get(storage.STATE_FIELD),
+                NONCE_STATE_COOKIE_NAME: answer.get(storage.NONCE_STATE_FIELD),
+            }
+
+    def _cookies_blocked_error(self, message: str) -> StateError:
+        """The refusal for a browser that kept nothing: with a way to start over."""
+        error = StateError(message, hint=COOKIES_BLOCKED_HINT)
+        error.html_message = self._cookies_blocked_html()  # type: ignore[attr-defined]
+        return error
+
+    def _cookies_blocked_html(self) -> str:
+        """The readable page: what happened, and a link that starts the launch again.
+
+        The link opens this hub's login initiation, in a new top-level window, with the
+        parameters the platform sent for this launch (kept in the state). There the
+        cookies are first-party, so the launch goes through; the platform's
+        authorization endpoint sees its own first-party session too. The target of the
+        link is always this hub's login URL: the parameters are checked there as usual.
+        """
+        text = (
+            "Your browser did not let this page keep the small cookie the login needs. "
+            "This happens when the course shows the tool inside a frame and the browser "
+            "blocks third-party cookies."
+        )
+        parts = [f"{html.escape(text)}</p><p>"]
+        relaunch = _relaunch_parameters(self._posted_state().get("relaunch") or {})
+        if {"iss", "login_hint", "target_link_uri"} <= relaunch.keys():
+            url = self.authenticator.login_url(self.hub.base_url) + "?" + urlencode(relaunch)
+            parts.append(
+                f"<a class='btn btn-primary btn-lg' id='lti13-open-in-new-window' "
+                f"href='{html.escape(url, quote=True)}' target='_blank' rel='noopener'>"
+                "Open in a new window</a></p><p>"
+                "If nothing opens, allow pop-ups for this site, or go back to your course "
+                "and open the tool in a new window (or tab) from there."
+            )
+        else:
+            parts.append(
+                "Go back to your course and open the tool in a new window (or tab) from there."
+            )
+        return "".join(parts)
+
     def check_state(self) -> Dict[str, Any]:
-        """The state posted by the platform must be the one this browser's login created."""
-        cookie_state = self._get_launch_cookie(STATE_COOKIE_NAME)
+        """The state posted by the platform must be the one this browser's login created.
+
+        Compared with the state cookie, or with what the platform's storage kept for a
+        launch that used it (see :mod:`._platform_storage`).
+        """
+        cookie_state = self._remembered_value(STATE_COOKIE_NAME)
         if not cookie_state:
-            raise StateError("OAuth state missing from cookies.", hint=COOKIES_BLOCKED_HINT)
+            if self._remembered_in == "storage":
+                raise self._cookies_blocked_error(
+                    "OAuth state missing from cookies and from the platform's storage."
+                )
+            raise self._cookies_blocked_error("OAuth state missing from cookies.")
         url_state = self._args.get("state")
         if not url_state:
             raise StateError("OAuth state missing from URL.")
@@ -340,9 +539,9 @@ class LTI13CallbackHandler(_LTI13Handler):
 
     def check_nonce(self, claims: Dict[str, Any]) -> None:
         """The token's nonce must derive from this browser's nonce state, and be new."""
-        nonce_state = self._get_launch_cookie(NONCE_STATE_COOKIE_NAME)
+        nonce_state = self._remembered_value(NONCE_STATE_COOKIE_NAME)
         if not nonce_state:
-            raise StateError("Missing nonce state cookie.", hint=COOKIES_BLOCKED_HINT)
+            raise self._cookies_blocked_error("Missing nonce state cookie.")
         if claims.get("nonce") != get_nonce(nonce_state):
             raise TokenError("OAuth nonce mismatch.", reason="nonce_mismatch")
         if not self.authenticator.used_nonces.use(digest(claims["nonce"])):

@@ -27,6 +27,18 @@ def _page(title: str, body: str) -> str:
     )
 
 
+#: Name of the platform storage frame on pages that show the tool.
+STORAGE_FRAME = "post_message_forwarding"
+
+
+def _storage_frame() -> str:
+    return f"<iframe name='{STORAGE_FRAME}' src='storage_frame' title='storage' hidden></iframe>"
+
+
+def _script_json(value: Any) -> str:
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
 def auto_submit_form(action: str, fields: Dict[str, str]) -> str:
     inputs = "".join(
         f"<input type='hidden' name='{html.escape(k)}' value='{html.escape(v)}'>"
@@ -74,7 +86,7 @@ class CoursePageHandler(_Handler):
                 f"<td><a class='button' id='{slug}-window' target='_blank' rel='opener' "
                 f"href='launch?{html.escape(query)}'>in a new window</a></td>"
                 f"<td><a class='button' id='{slug}-iframe' "
-                f"href='embed?{html.escape(query)}'>embedded (iframe)</a></td></tr>"
+                f"href='embed?{html.escape(query)}&amp;storage=1'>embedded (iframe)</a></td></tr>"
             )
         body = (
             f"<h1>{html.escape(p.name)} — DATA101: Introduction to Data Science</h1>"
@@ -83,22 +95,103 @@ class CoursePageHandler(_Handler):
             f"<table>{''.join(rows)}</table>"
             f"<p><small>Issuer {html.escape(p.issuer)} · client id "
             f"{html.escape(p.tool.client_id)} · <a href='jwks'>JWKS</a></small></p>"
+            + _storage_frame()
         )
         self.write(_page(p.name, body))
 
 
 class EmbedHandler(_Handler):
-    """The tool shown inside an iframe, the way most LMSs display it."""
+    """The tool shown inside an iframe, the way most LMSs display it.
+
+    The page also hosts the platform storage frame; the tool's frame is only loaded once
+    the storage frame listens, so a tool asking it at once gets an answer.
+    """
 
     def get(self) -> None:
-        query = self.request.query
+        src = "launch?" + self.request.query
         self.write(
             _page(
                 "Course tool",
                 "<h1>DATA101 — Notebook</h1>"
-                f"<iframe id='tool' name='tool' src='launch?{html.escape(query)}' "
-                "allow='clipboard-read; clipboard-write'></iframe>",
+                "<iframe id='tool' name='tool' allow='clipboard-read; clipboard-write'>"
+                "</iframe>"
+                + _storage_frame()
+                + "<script>document.querySelector('iframe[name="
+                + STORAGE_FRAME
+                + "]')"
+                ".addEventListener('load', function () {"
+                f"document.getElementById('tool').src = {_script_json(src)}; }});</script>",
             )
+        )
+
+
+_STORAGE_SCRIPT = """
+(function () {
+  var cfg = JSON.parse(document.getElementById("config").textContent);
+  var kept = {};
+  var subjects = ["lti.capabilities", "lti.put_data", "lti.get_data"];
+  window.addEventListener("message", function (event) {
+    var data = event.data;
+    if (!data || typeof data !== "object" || typeof data.subject !== "string") return;
+    if (data.subject.slice(-9) === ".response") return;
+    function reply(fields) {
+      fields.subject = data.subject + ".response";
+      fields.message_id = data.message_id;
+      event.source.postMessage(fields, event.origin);
+    }
+    if (subjects.indexOf(data.subject) < 0) {
+      reply({error: {code: "unsupported_subject", message: "not supported"}});
+      return;
+    }
+    if (data.subject === "lti.capabilities") {
+      reply({supported_messages: [
+        {subject: "lti.capabilities"},
+        {subject: "lti.put_data", frame: cfg.frame},
+        {subject: "lti.get_data", frame: cfg.frame}
+      ]});
+      return;
+    }
+    if (event.origin !== cfg.tool_origin) {
+      reply({error: {code: "bad_request", message: "origin not registered"}});
+      return;
+    }
+    if (typeof data.key !== "string" || !data.key || typeof data.message_id !== "string") {
+      reply({error: {code: "wrong_format", message: "key and message_id are required"}});
+      return;
+    }
+    var slot = event.origin + " " + data.key;
+    if (data.subject === "lti.put_data") {
+      if (typeof data.value !== "string") {
+        reply({key: data.key, error: {code: "wrong_format", message: "value must be a string"}});
+        return;
+      }
+      kept[slot] = data.value;
+      reply({key: data.key, value: data.value});
+    } else if (Object.prototype.hasOwnProperty.call(kept, slot)) {
+      reply({key: data.key, value: kept[slot]});
+    } else {
+      reply({key: data.key, error: {code: "bad_request", message: "no such key"}});
+    }
+  });
+})();
+"""
+
+
+class StorageFrameHandler(_Handler):
+    """The platform storage frame (1EdTech "LTI Client Side postMessages").
+
+    Answers ``lti.capabilities``, ``lti.put_data`` and ``lti.get_data`` with
+    ``<subject>.response`` messages, for the registered tool's origin only. The values
+    live in this frame's memory: it stays loaded on the LMS page while the tool's frame
+    navigates, which is all a launch needs.
+    """
+
+    def get(self) -> None:
+        config = {"frame": STORAGE_FRAME, "tool_origin": self.platform.tool_origin}
+        self.write(
+            "<!doctype html><html><head><meta charset='utf-8'><title>storage</title></head>"
+            f"<body><script type='application/json' id='config'>{_script_json(config)}</script>"
+            f"<script>{_STORAGE_SCRIPT}</script></body></html>"
         )
 
 
@@ -110,6 +203,7 @@ class StartLaunchHandler(_Handler):
             user=self.get_argument("user", "student1"),
             role=self.get_argument("role", "student"),
             message_type=self.get_argument("message_type", c.RESOURCE_LINK_REQUEST),
+            storage_target=STORAGE_FRAME if self.get_argument("storage", "") == "1" else None,
         )
         _, login_url = self.platform.start_launch(launch)
         if self.get_argument("method", "get").lower() == "post":
@@ -181,6 +275,7 @@ def make_app(platform: EmulatedPlatform, **settings: Any) -> web.Application:
         [
             (r"/", CoursePageHandler),
             (r"/embed", EmbedHandler),
+            (r"/storage_frame", StorageFrameHandler),
             (r"/launch", StartLaunchHandler),
             (r"/authorize", AuthorizationHandler),
             (r"/jwks", JWKSHandler),

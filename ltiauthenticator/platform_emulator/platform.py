@@ -8,7 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -62,6 +62,9 @@ class Launch:
     aud: Any = None
     id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     login_hint: str = ""
+    #: Name of the platform storage frame to offer the tool (``lti_storage_target``),
+    #: for the 1EdTech client-side postMessage storage; None offers none.
+    storage_target: Optional[str] = None
 
     def __post_init__(self) -> None:
         self.login_hint = self.login_hint or f"hint-{self.user}"
@@ -127,6 +130,12 @@ class EmulatedPlatform:
         header_bytes = header if isinstance(header, bytes) else json.dumps(header).encode()
         return ".".join(_b64url(part) for part in (header_bytes, payload, signature))
 
+    @property
+    def tool_origin(self) -> str:
+        """The tool's origin: the only one the storage frame keeps data for."""
+        parts = urlsplit(self.tool.login_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
     # -- launches ----------------------------------------------------------------------
 
     def start_launch(self, launch: Optional[Launch] = None, **fields: Any) -> Tuple[Launch, str]:
@@ -145,6 +154,8 @@ class EmulatedPlatform:
         }
         if launch.send_client_id:
             params["client_id"] = self.tool.client_id
+        if launch.storage_target:
+            params["lti_storage_target"] = launch.storage_target
         return params
 
     def check_authorization_request(self, params: Mapping[str, str]) -> Launch:

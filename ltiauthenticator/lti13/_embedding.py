@@ -1,0 +1,98 @@
+"""Framing: which pages an LMS may show in an iframe, and the opt-in framable hub.
+
+Two concerns live here:
+
+* the pages of the launch itself (login initiation, callback, their error pages) are
+  always framable by the registered platforms, or a launch inside an LMS iframe would
+  end on a blank "refused to connect" frame instead of the explanation;
+* with ``LTI13Authenticator.allow_iframe`` the whole hub becomes usable inside the LMS
+  iframe: JupyterHub's own cookies become ``SameSite=None; Secure; Partitioned`` and its
+  ``Content-Security-Policy`` allows the registered platforms as ``frame-ancestors``.
+"""
+
+from __future__ import annotations
+
+from http.cookies import Morsel
+from typing import Any, Iterable, List
+
+from ._platform_storage import platform_origins
+
+
+def registered_origins(registrations: Iterable[Any]) -> List[str]:
+    """The issuer and authorization endpoint origins of every registration."""
+    origins: List[str] = []
+    for registration in registrations:
+        for origin in platform_origins(registration):
+            if origin not in origins:
+                origins.append(origin)
+    return origins
+
+
+def frame_ancestors(registrations: Iterable[Any]) -> str:
+    """``frame-ancestors 'self' <platform origins>`` for a Content-Security-Policy."""
+    return " ".join(["frame-ancestors", "'self'", *registered_origins(registrations)])
+
+
+def _teach_cookies_partitioned() -> None:
+    """Let Python's cookie module write the ``Partitioned`` attribute (built in from 3.14).
+
+    JupyterHub hands ``cookie_options`` to tornado, which puts each option on an
+    ``http.cookies.Morsel``; before Python 3.14 a morsel refuses ``partitioned``. This adds
+    the flag the way 3.14 defines it. Partitioned (CHIPS) cookies are the ones a browser
+    that blocks third-party cookies still keeps inside an iframe, keyed by the top-level
+    site (the LMS).
+    """
+    reserved = Morsel._reserved  # type: ignore[attr-defined]
+    if "partitioned" not in reserved:
+        reserved["partitioned"] = "Partitioned"
+        Morsel._flags.add("partitioned")  # type: ignore[attr-defined]
+
+
+IFRAME_COOKIE_OPTIONS = {"samesite": "None", "secure": True, "partitioned": True}
+
+
+def allow_hub_in_iframe(app: Any, registrations: Iterable[Any], log: Any) -> None:
+    """Make JupyterHub's pages and cookies work inside the platforms' iframes.
+
+    Called from ``LTI13Authenticator.get_handlers(app)``. JupyterHub calls that *after*
+    ``init_tornado_settings`` (JupyterHub 4.1 to 6), so ``app.tornado_settings`` is the
+    final dict handed to ``tornado.web.Application``; if a JupyterHub version ever calls it
+    before, the values set here are merged by ``init_tornado_settings`` (configured
+    tornado settings take priority there), so both orders work. Settings the admin made
+    explicitly (their own ``Content-Security-Policy`` header) are kept.
+    """
+    _teach_cookies_partitioned()
+    settings = app.tornado_settings
+    cookie_options = settings.setdefault("cookie_options", {})
+    cookie_options.update(IFRAME_COOKIE_OPTIONS)
+    xsrf = settings.get("xsrf_cookie_kwargs")
+    if xsrf:  # already derived from cookie_options by init_tornado_settings
+        xsrf.update(IFRAME_COOKIE_OPTIONS)
+
+    headers = settings.setdefault("headers", {})
+    if not any(name.lower() == "content-security-policy" for name in headers):
+        base_url = getattr(getattr(app, "hub", None), "base_url", "/hub/")
+        headers["Content-Security-Policy"] = "; ".join(
+            [frame_ancestors(registrations), f"report-uri {base_url}security/csp-report"]
+        )
+    else:
+        log.warning(
+            "LTI13Authenticator.allow_iframe: keeping the Content-Security-Policy header "
+            "configured in JupyterHub.tornado_settings; make sure its frame-ancestors "
+            "names the LMS"
+        )
+
+    secure = bool(getattr(app, "ssl_cert", "")) or str(
+        getattr(app, "public_url", "") or getattr(app, "bind_url", "")
+    ).startswith("https:")
+    if not secure:
+        log.warning(
+            "LTI13Authenticator.allow_iframe is on but JupyterHub does not serve https "
+            "itself: the hub's cookies are now Secure, so the hub must be reached over "
+            "https (e.g. TLS terminated by a proxy in front of it)"
+        )
+    log.info(
+        "LTI13Authenticator.allow_iframe: hub cookies are SameSite=None; Secure; "
+        "Partitioned, and pages may be framed by %s",
+        ", ".join(registered_origins(registrations)) or "no platform",
+    )

@@ -1,0 +1,285 @@
+"""Cookie-less launches: the 1EdTech "LTI Client Side postMessages" platform storage.
+
+When third-party cookies are blocked, a tool shown in an LMS iframe cannot keep the
+state and nonce in cookies. A platform that implements platform storage says so by
+sending ``lti_storage_target`` (the name of its storage frame) in the login initiation.
+The tool then:
+
+1. answers the login initiation with a small page that stores the state and the nonce
+   state in the platform's storage frame (``lti.put_data``, answered by
+   ``lti.put_data.response``) and then navigates to the authorization endpoint;
+2. when the platform's form POST arrives without the cookies, answers with a page that
+   reads them back (``lti.get_data``) and posts them to the callback again, where they
+   are verified exactly like the cookies would have been.
+
+Secrets are only ever posted with the platform's origin (the origin of its
+authorization endpoint, as the spec requires) as ``targetOrigin``, never ``*``; replies
+are accepted only from the registration's origins. The id_token is not echoed into the
+second page: the callback parks it server-side under a single-use ticket, after checking
+its signature, and only the ticket travels through the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import secrets
+import time
+import weakref
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
+
+#: Form fields of the second POST to the callback, made by the storage page.
+TICKET_FIELD = "lti_storage_ticket"
+STATE_FIELD = "lti_storage_state"
+NONCE_STATE_FIELD = "lti_storage_nonce_state"
+ERROR_FIELD = "lti_storage_error"
+
+#: Milliseconds the pages wait for each answer from the platform's storage frame.
+MESSAGE_TIMEOUT_MS = 3000
+#: Seconds a parked launch waits for the storage page to post it back.
+PARKING_TTL = 120
+
+_TARGET_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def storage_target(value: Any) -> str:
+    """The platform's storage frame name, or ``""`` when absent or not a plausible name."""
+    if isinstance(value, str) and _TARGET_NAME.match(value):
+        return value
+    return ""
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url`` (lower-cased), or ``""``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def platform_origins(registration: Any) -> List[str]:
+    """The registration's origins: its authorization endpoint first, then its issuer."""
+    origins: List[str] = []
+    for url in (registration.authorize_url, registration.issuer):
+        origin = origin_of(url)
+        if origin and origin not in origins:
+            origins.append(origin)
+    return origins
+
+
+def storage_keys(state_id: str) -> Tuple[str, str]:
+    """The platform storage keys of one login: derived from the state, unique per login."""
+    tag = hashlib.sha256(state_id.encode("utf-8")).hexdigest()[:24]
+    return f"lti13.state.{tag}", f"lti13.nonce.{tag}"
+
+
+# -- the pages ------------------------------------------------------------------------
+
+_SCRIPT = """
+(function () {
+  var cfg = JSON.parse(document.getElementById("lti-storage-config").textContent);
+  function storageFrame() {
+    var base = window.opener || (window.parent !== window ? window.parent : null);
+    if (!base) return null;
+    if (cfg.target === "_parent") return base;
+    try { return base.frames[cfg.target] || null; } catch (e) { return null; }
+  }
+  function ask(frame, message) {
+    return new Promise(function (resolve, reject) {
+      var timer = setTimeout(function () { done(); reject("timeout"); }, cfg.timeout);
+      function done() { clearTimeout(timer); window.removeEventListener("message", onMessage); }
+      function onMessage(event) {
+        var data = event.data;
+        if (cfg.origins.indexOf(event.origin) < 0 || !data || typeof data !== "object") return;
+        if (data.subject !== message.subject + ".response") return;
+        if (data.message_id !== message.message_id) return;
+        done();
+        if (data.error) reject((data.error && data.error.code) || "error");
+        else resolve(data);
+      }
+      window.addEventListener("message", onMessage);
+      frame.postMessage(message, cfg.origin);
+    });
+  }
+  function messageId() {
+    var bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
+  }
+  function postBack(fields) {
+    var form = document.createElement("form");
+    form.method = "post";
+    form.action = cfg.action;
+    Object.keys(fields).forEach(function (name) {
+      var input = document.createElement("input");
+      input.type = "hidden"; input.name = name; input.value = fields[name];
+      form.appendChild(input);
+    });
+    document.body.appendChild(form);
+    form.submit();
+  }
+  var frame = storageFrame();
+  if (cfg.mode === "put") {
+    var puts = cfg.items.map(function (item) {
+      if (!frame) return Promise.reject("no_frame");
+      return ask(frame, {
+        subject: "lti.put_data", message_id: messageId(), key: item[0], value: item[1]
+      });
+    });
+    // Cookies are set as well: go on to the platform even when its storage failed.
+    Promise.all(puts).catch(function () {}).then(function () {
+      window.location.replace(cfg.next);
+    });
+  } else {
+    var gets = cfg.keys.map(function (key) {
+      if (!frame) return Promise.reject("no_frame");
+      return ask(frame, {subject: "lti.get_data", message_id: messageId(), key: key}).then(
+        function (data) {
+          if (data.key !== key || typeof data.value !== "string") throw "wrong_format";
+          return data.value;
+        });
+    });
+    Promise.all(gets).then(function (values) {
+      var fields = {};
+      fields[cfg.fields.ticket] = cfg.ticket;
+      fields[cfg.fields.state] = values[0];
+      fields[cfg.fields.nonce_state] = values[1];
+      postBack(fields);
+    }, function (reason) {
+      var fields = {};
+      fields[cfg.fields.ticket] = cfg.ticket;
+      fields[cfg.fields.error] = String(reason).slice(0, 40);
+      postBack(fields);
+    });
+  }
+})();
+"""
+
+
+def _json_for_script(value: Dict[str, Any]) -> str:
+    # Inside <script>, "</" and "<!--" must not appear; escape every "<", ">" and "&".
+    text = json.dumps(value, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _page(title: str, text: str, config: Dict[str, Any], noscript: str = "") -> str:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='referrer' content='origin'>"
+        f"<title>{html.escape(title)}</title></head>"
+        "<body style='font-family:system-ui,sans-serif;margin:2rem'>"
+        f"<p>{html.escape(text)}</p>{noscript}"
+        "<script type='application/json' id='lti-storage-config'>"
+        f"{_json_for_script(config)}</script>"
+        f"<script>{_SCRIPT}</script></body></html>"
+    )
+
+
+def put_data_page(
+    *, target: str, origin: str, origins: List[str], items: List[Tuple[str, str]], next_url: str
+) -> str:
+    """The login initiation's answer: store ``items`` in the platform, then go to ``next_url``."""
+    config = {
+        "mode": "put",
+        "target": target,
+        "origin": origin,
+        "origins": origins,
+        "items": items,
+        "next": next_url,
+        "timeout": MESSAGE_TIMEOUT_MS,
+    }
+    noscript = f"<noscript><a href='{html.escape(next_url, quote=True)}'>Continue</a></noscript>"
+    return _page("Signing in…", "Signing you in…", config, noscript)
+
+
+def get_data_page(
+    *, target: str, origin: str, origins: List[str], keys: Tuple[str, str], ticket: str, action: str
+) -> str:
+    """The callback's answer without cookies: read the keys back, post them to ``action``."""
+    config = {
+        "mode": "get",
+        "target": target,
+        "origin": origin,
+        "origins": origins,
+        "keys": list(keys),
+        "ticket": ticket,
+        "action": action,
+        "timeout": MESSAGE_TIMEOUT_MS,
+        "fields": {
+            "ticket": TICKET_FIELD,
+            "state": STATE_FIELD,
+            "nonce_state": NONCE_STATE_FIELD,
+            "error": ERROR_FIELD,
+        },
+    }
+    return _page("Signing in…", "Signing you in…", config)
+
+
+# -- parked launches ------------------------------------------------------------------------
+
+
+class ParkedLaunches:
+    """Verified launch forms waiting for the storage page, each taken once, bounded."""
+
+    def __init__(
+        self,
+        ttl: float = PARKING_TTL,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: OrderedDict[str, Tuple[float, Dict[str, str]]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def _digest(ticket: str) -> str:
+        return hashlib.sha256(ticket.encode("utf-8")).hexdigest()
+
+    def park(self, form: Dict[str, str]) -> str:
+        """Keep ``form``; return the ticket that takes it back."""
+        now = self.clock()
+        self._drop_expired(now)
+        ticket = secrets.token_urlsafe(24)
+        self._entries[self._digest(ticket)] = (now + self.ttl, dict(form))
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return ticket
+
+    def take(self, ticket: Any) -> Optional[Dict[str, str]]:
+        """The form parked under ``ticket`` (once), or None."""
+        if not isinstance(ticket, str) or not ticket:
+            return None
+        self._drop_expired(self.clock())
+        entry = self._entries.pop(self._digest(ticket), None)
+        return entry[1] if entry else None
+
+    def _drop_expired(self, now: float) -> None:
+        while self._entries:
+            key, (expires_at, _) = next(iter(self._entries.items()))
+            if expires_at > now:
+                return
+            del self._entries[key]
+
+
+_parked: weakref.WeakKeyDictionary[Any, ParkedLaunches] = weakref.WeakKeyDictionary()
+
+
+def parked_launches(authenticator: Any) -> ParkedLaunches:
+    """The parking lot of one authenticator (created on first use)."""
+    lot = _parked.get(authenticator)
+    if lot is None:
+        lot = _parked[authenticator] = ParkedLaunches()
+    return lot

@@ -1,0 +1,400 @@
+"""Real-browser launches: Debian's Chromium, an https LMS and an https hub on two sites.
+
+* ``lms.test`` (the platform emulator, tornado with TLS) and ``hub.test`` (JupyterHub,
+  TLS on configurable-http-proxy) are different sites; Chromium maps both names to
+  127.0.0.1 (``--host-resolver-rules``) and accepts the self-signed test certificate
+  generated here (``--ignore-certificate-errors``).
+* The hub fetches the platform's keys from ``https://127.0.0.1:<port>/jwks`` — the same
+  TLS server, reached by IP because the hub process cannot resolve ``lms.test`` — and
+  trusts the test certificate through ``SSL_CERT_FILE`` in its environment only.
+* Nothing is downloaded: selenium uses /usr/bin/chromedriver and /usr/bin/chromium
+  (``SE_OFFLINE=true`` keeps selenium-manager offline).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+import requests
+
+from ltiauthenticator.platform_emulator import EmulatedPlatform, ToolRegistration, make_app
+
+from ..conftest import render_config
+from ..support.emulator import EmulatorServer
+from ..support.hub import BASE_CONFIG, Hub, find_proxy, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+CLIENT_ID = "jupyterhub-tool"
+
+
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _chromium_is_installed() -> None:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(p)]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} missing: apt-get install -y chromium chromium-driver "
+            "(the browser tests use Debian's Chromium, never a downloaded one)",
+            pytrace=False,
+        )
+
+
+# -- TLS -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
+    """A self-signed certificate for lms.test, hub.test, localhost and 127.0.0.1."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ltiauthenticator test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("lms.test"),
+                    x509.DNSName("hub.test"),
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("tls")
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return {"cert": str(cert_path), "key": str(key_path)}
+
+
+# -- the LMS ----------------------------------------------------------------------------------
+
+
+class TLSEmulator(EmulatorServer):
+    """The platform emulator over https as ``https://lms.test:<port>``."""
+
+    def __init__(self, port: int, hub_url: str, tls: Dict[str, str]) -> None:
+        self.tls = tls
+        self.port = port
+        self.url = f"https://lms.test:{port}"
+        tool = ToolRegistration(
+            client_id=CLIENT_ID,
+            login_url=f"{hub_url}/hub/lti13/oauth_login",
+            redirect_uris=[f"{hub_url}/hub/lti13/oauth_callback"],
+            # a page that needs no single-user server: the tests stay fast
+            target_link_uri=f"{hub_url}/hub/home",
+        )
+        self.platform = EmulatedPlatform(self.url, tool)
+        import threading
+
+        self._loop = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="tls-emulator")
+
+    @property
+    def jwks_url(self) -> str:  # what the hub fetches: by IP, same TLS server
+        return f"https://127.0.0.1:{self.port}/jwks"
+
+    def _run(self) -> None:
+        import asyncio
+
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.tls["cert"], self.tls["key"])
+        server = make_app(self.platform).listen(self.port, address="127.0.0.1", ssl_options=context)
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser_hub_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def lms(tls: Dict[str, str], browser_hub_port: int) -> Iterator[TLSEmulator]:
+    server = TLSEmulator(free_port(), f"https://hub.test:{browser_hub_port}", tls)
+    server.start()
+    yield server
+    server.stop()
+
+
+# -- the hub ----------------------------------------------------------------------------------
+
+
+class TLSHub(Hub):
+    """JupyterHub serving https (certificate on the proxy), as ``https://hub.test:<port>``."""
+
+    def __init__(self, port: int, workdir: Path, config: str, name: str, tls: Dict[str, str]):
+        super().__init__(port, workdir, config, name)
+        self.tls = tls
+        self.url = f"https://127.0.0.1:{port}"
+        self.public_url = f"https://hub.test:{port}"
+
+    def start(self, timeout: float = 60) -> TLSHub:
+        config_path = self.workdir / f"{self.name}_config.py"
+        config_path.write_text(
+            BASE_CONFIG.format(
+                port=self.port,
+                hub_port=free_port(),
+                proxy_api_port=free_port(),
+                proxy=find_proxy(),
+                workdir=str(self.workdir),
+                token=self.token,
+            )
+            + f"c.JupyterHub.ssl_cert = {self.tls['cert']!r}\n"
+            + f"c.JupyterHub.ssl_key = {self.tls['key']!r}\n"
+            + "c.JupyterHub.redirect_to_server = False\n"
+            + self.config
+        )
+        env = dict(
+            os.environ,
+            JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32),
+            SSL_CERT_FILE=self.tls["cert"],  # trust the test LMS (JWKS), in the hub only
+        )
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(config_path)],
+            cwd=self.workdir,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterHub exited at start-up:\n{self.log_text()[-4000:]}")
+            try:
+                if self.api("GET", "/").status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"JupyterHub did not start in {timeout}s:\n{self.log_text()[-4000:]}")
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"token {self.token}"}
+        return requests.request(
+            method,
+            f"{self.url}/hub/api{path}",
+            headers=headers,
+            timeout=10,
+            verify=self.tls["cert"],
+            **kwargs,
+        )
+
+
+class TLSHubPool:
+    """One https hub at a time; asking for another configuration restarts it."""
+
+    def __init__(self, workdir: Path, port: int, tls: Dict[str, str]) -> None:
+        self.workdir, self.port, self.tls = workdir, port, tls
+        self.current: Optional[TLSHub] = None
+        self._key = ""
+        self._count = 0
+
+    def get(self, config: str) -> TLSHub:
+        if self.current is not None and self._key == config:
+            return self.current
+        self.stop()
+        self._count += 1
+        name = f"browserhub{self._count}"
+        self.current = TLSHub(self.port, self.workdir, config, name, self.tls).start()
+        self._key = config
+        return self.current
+
+    def stop(self) -> None:
+        if self.current is not None:
+            self.current.stop()
+            self.current = None
+
+
+@pytest.fixture(scope="session")
+def tls_hub_pool(
+    tmp_path_factory: pytest.TempPathFactory, browser_hub_port: int, tls: Dict[str, str]
+) -> Iterator[TLSHubPool]:
+    pool = TLSHubPool(tmp_path_factory.mktemp("browserhubs"), browser_hub_port, tls)
+    yield pool
+    pool.stop()
+
+
+@pytest.fixture
+def https_hub(tls_hub_pool: TLSHubPool, lms: TLSEmulator):
+    """Factory: an https hub trusting the LMS, with ``allow_iframe`` on or off."""
+
+    def start(allow_iframe: bool = False) -> TLSHub:
+        config = {
+            "LTI13Authenticator": {
+                "issuer": lms.url,
+                "client_id": [CLIENT_ID],
+                "authorize_url": lms.url + "/authorize",
+                "jwks_endpoint": lms.jwks_url,
+                "allow_iframe": allow_iframe,
+            }
+        }
+        return tls_hub_pool.get(render_config(config))
+
+    return start
+
+
+# -- the browser -------------------------------------------------------------------------------
+
+
+class Browser:
+    """A headless Chromium with a fresh profile, plus helpers for the assertions."""
+
+    def __init__(self, driver: Any, profile: Path) -> None:
+        self.driver = driver
+        self.profile = profile
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+    def wait_for(self, condition: Any, timeout: float = 20, message: str = "") -> Any:
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.2).until(condition, message)
+
+    def location(self) -> str:
+        """The current document's URL (of the frame switched to, if any)."""
+        return self.driver.execute_script("return document.location.href")
+
+    def fetch_json(self, path: str) -> Dict[str, Any]:
+        """GET ``path`` from the current (hub) page, with its cookies: status and body."""
+        return self.driver.execute_async_script(
+            """
+            var done = arguments[arguments.length - 1];
+            // JupyterHub wants its xsrf token (the _xsrf cookie) with cookie-authenticated
+            // API calls
+            var match = document.cookie.match(/(?:^|; )_xsrf=([^;]*)/);
+            var headers = {"X-XSRFToken": match ? decodeURIComponent(match[1]) : ""};
+            fetch(arguments[0], {credentials: "same-origin", headers: headers}).then(function (r) {
+              return r.text().then(function (t) { done({status: r.status, body: t}); });
+            }).catch(function (e) { done({status: 0, body: String(e)}); });
+            """,
+            path,
+        )
+
+    def cookies_for(self, url: str) -> List[Dict[str, Any]]:
+        """Every cookie the browser holds for ``url``, partitioned ones included (CDP)."""
+        result = self.driver.execute_cdp_cmd("Storage.getCookies", {})
+        host = url.split("://", 1)[1].split(":")[0].split("/")[0]
+        return [c for c in result.get("cookies", []) if c["domain"].lstrip(".") == host]
+
+
+def make_browser(
+    tmp_path: Path,
+    *,
+    cookie_controls_mode: int = 0,
+    block_all_cookies: bool = False,
+    extra_args: Optional[List[str]] = None,
+) -> Browser:
+    os.environ.setdefault("SE_OFFLINE", "true")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir(parents=True)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--ignore-certificate-errors",
+        "--host-resolver-rules=MAP lms.test 127.0.0.1, MAP hub.test 127.0.0.1",
+        "--window-size=1280,900",
+        f"--user-data-dir={profile}",
+        *(extra_args or []),
+    ]:
+        options.add_argument(arg)
+    prefs: Dict[str, Any] = {"profile.cookie_controls_mode": cookie_controls_mode}
+    if block_all_cookies:
+        prefs["profile.default_content_setting_values.cookies"] = 2
+    options.add_experimental_option("prefs", prefs)
+    service = Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(15)
+    return Browser(driver, profile)
+
+
+@pytest.fixture
+def browser_factory(tmp_path: Path) -> Iterator[Any]:
+    made: List[Browser] = []
+
+    def make(**kwargs: Any) -> Browser:
+        browser = make_browser(tmp_path / f"b{len(made)}", **kwargs)
+        made.append(browser)
+        return browser
+
+    yield make
+    for browser in made:
+        try:
+            browser.driver.quit()
+        finally:
+            shutil.rmtree(browser.profile, ignore_errors=True)
+
+
+def hub_user(hub: TLSHub, name: str) -> Optional[Dict[str, Any]]:
+    response = hub.api("GET", f"/users/{name}")
+    return None if response.status_code == 404 else response.json()
+
+
+def dump(value: Any) -> str:
+    return json.dumps(value, indent=1)[:3000]

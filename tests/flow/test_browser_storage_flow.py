@@ -1,0 +1,176 @@
+"""Cookie-less launches through the platform's client-side storage, driven over HTTP.
+
+The test plays the browser's part of the postMessage exchange by reading the pages'
+configuration (which keys to put and get) and answering as the storage frame would;
+tests/browser runs the same flow in a real Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict
+
+from ltiauthenticator.lti13.handlers import NONCE_STATE_COOKIE_NAME, STATE_COOKIE_NAME
+from ltiauthenticator.platform_emulator import Launch
+
+from ..support.client import parse_form
+
+FRAME = "post_message_forwarding"
+
+
+def page_config(page: str) -> Dict[str, Any]:
+    match = re.search(r"id='lti-storage-config'>(.*?)</script>", page, re.S)
+    assert match, page[:1500]
+    return json.loads(match.group(1))
+
+
+def storage_launch(emulator, client, user):
+    """Login initiation with ``lti_storage_target``; the platform's auto-submit form."""
+    _, url = emulator.start_launch(Launch(user=user, storage_target=FRAME))
+    login = client.login_initiation(url)
+    assert login.status_code == 200, login.text[-500:]
+    config = page_config(login.text)
+    authorization = client.session.get(config["next"], timeout=15)
+    action, form = parse_form(authorization.text, authorization.url)
+    return login, config, action, form
+
+
+def test_login_initiation_with_storage_target_stores_state_and_nonce_in_the_platform(
+    hub, emulator, client, user
+):
+    login, config, _, form = storage_launch(emulator, client, user)
+    assert config["mode"] == "put" and config["target"] == FRAME
+    # secrets go to the platform's origin only, never "*"
+    assert config["origin"] == emulator.url
+    assert config["origins"] == [emulator.url]
+    stored = dict(config["items"])
+    state_key, nonce_key = sorted(stored, key=lambda k: "nonce" in k)
+    assert stored[state_key] == form["state"]
+    assert config["next"].startswith(emulator.authorize_url + "?")
+    # the cookies are still set, with the usual attributes
+    cookies = login.headers.get("Set-Cookie", "")
+    assert STATE_COOKIE_NAME in cookies and NONCE_STATE_COOKIE_NAME in cookies
+    assert login.headers["Cache-Control"] == "no-store"
+    assert f"frame-ancestors 'self' {emulator.url}" in login.headers["Content-Security-Policy"]
+
+
+def test_launch_without_cookies_completes_with_platform_storage(hub, emulator, client, user):
+    _, config, action, form = storage_launch(emulator, client, user)
+    kept = dict(config["items"])
+    client.session.cookies.clear()  # the browser kept nothing
+
+    first = client.post_form(action, form)
+    assert first.status_code == 200, first.text[-800:]
+    ask = page_config(first.text)
+    assert ask["mode"] == "get" and ask["origin"] == emulator.url
+    assert form["id_token"] not in first.text and form["state"] not in first.text
+    state_key, nonce_key = ask["keys"]
+    fields = ask["fields"]
+
+    second = client.post_form(
+        action,
+        {
+            fields["ticket"]: ask["ticket"],
+            fields["state"]: kept[state_key],
+            fields["nonce_state"]: kept[nonce_key],
+        },
+    )
+    assert second.status_code == 302, second.text[-800:]
+    assert client.hub_path(second) == "/hub/spawn"
+    assert hub.user(f"{user}@example.edu") is not None
+
+    # the ticket is single use, and so are state and nonce
+    again = client.post_form(
+        action,
+        {
+            fields["ticket"]: ask["ticket"],
+            fields["state"]: kept[state_key],
+            fields["nonce_state"]: kept[nonce_key],
+        },
+    )
+    assert again.status_code == 400
+    client.session.cookies.clear()
+    replay = client.post_form(action, form)
+    assert replay.status_code == 200  # asks again
+    ask2 = page_config(replay.text)
+    replayed = client.post_form(
+        action,
+        {
+            fields["ticket"]: ask2["ticket"],
+            fields["state"]: kept[state_key],
+            fields["nonce_state"]: kept[nonce_key],
+        },
+    )
+    assert replayed.status_code == 400
+    assert "already used" in replayed.text
+
+
+def test_storage_values_are_checked_like_cookies(hub, emulator, client, user):
+    _, config, action, form = storage_launch(emulator, client, user)
+    kept = dict(config["items"])
+    client.session.cookies.clear()
+    ask = page_config(client.post_form(action, form).text)
+    state_key, nonce_key = ask["keys"]
+    fields = ask["fields"]
+    wrong_nonce = client.post_form(
+        action,
+        {
+            fields["ticket"]: ask["ticket"],
+            fields["state"]: kept[state_key],
+            fields["nonce_state"]: "not-the-nonce-state",
+        },
+    )
+    assert wrong_nonce.status_code == 400
+    assert "nonce mismatch" in wrong_nonce.text
+    assert hub.user(f"{user}@example.edu") is None
+
+    ask = page_config(client.post_form(action, form).text)
+    wrong_state = client.post_form(
+        action,
+        {
+            fields["ticket"]: ask["ticket"],
+            fields["state"]: kept[state_key] + "x",
+            fields["nonce_state"]: kept[nonce_key],
+        },
+    )
+    assert wrong_state.status_code == 400 and "state mismatch" in wrong_state.text
+
+
+def test_storage_failure_shows_the_reopen_page(hub, emulator, client, user):
+    _, _, action, form = storage_launch(emulator, client, user)
+    client.session.cookies.clear()
+    ask = page_config(client.post_form(action, form).text)
+    fields = ask["fields"]
+    failed = client.post_form(action, {fields["ticket"]: ask["ticket"], fields["error"]: "timeout"})
+    assert failed.status_code == 400
+    assert "OAuth state missing from cookies" in hub.log_text()
+    assert "lti13-open-in-new-window" in failed.text
+
+
+def test_unknown_ticket_is_refused(hub, client):
+    response = client.post_form(
+        hub.url + "/hub/lti13/oauth_callback",
+        {"lti_storage_ticket": "nope", "lti_storage_state": "x", "lti_storage_nonce_state": "y"},
+    )
+    assert response.status_code == 400
+
+
+def test_cookies_blocked_page_offers_to_reopen_the_launch(hub, emulator, client, user):
+    launch, url = emulator.start_launch(user=user)
+    result = client.launch(url, tamper=lambda form: client.session.cookies.clear())
+    response = result.callback
+    assert response.status_code == 400
+    assert "OAuth state missing from cookies" in hub.log_text()
+    # framable by the platform, so the explanation shows inside the LMS iframe
+    assert f"frame-ancestors 'self' {emulator.url}" in response.headers["Content-Security-Policy"]
+    match = re.search(
+        r"id='lti13-open-in-new-window' href='([^']+)' target='_blank'", response.text
+    )
+    assert match, response.text[-2000:]
+    relaunch = match.group(1).replace("&amp;", "&")
+    assert relaunch.startswith("/hub/lti13/oauth_login?")
+    # the link starts the same launch again, and in a fresh (first-party) window it works
+    again = client.launch(hub.url + relaunch)
+    assert again.callback.status_code == 302, again.final.text[-800:]
+    assert hub.user(f"{user}@example.edu") is not None
