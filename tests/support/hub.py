@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,38 +13,20 @@ from typing import Any, Dict, Optional
 
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
+from ltiauthenticator._localhub import MISSING_PROXY, REPO, free_port, loopback_hub_config
+from ltiauthenticator._localhub import find_proxy as _find_proxy
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["REPO", "Hub", "find_proxy", "free_port"]
 
 
 def find_proxy() -> str:
-    local = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
-    found = str(local) if local.exists() else shutil.which("configurable-http-proxy")
+    found = _find_proxy()
     if not found:
-        raise RuntimeError(
-            "configurable-http-proxy is missing: run `npm install` in the repository root "
-            "(the README's test command does)"
-        )
+        raise RuntimeError(MISSING_PROXY)
     return found
 
 
 BASE_CONFIG = """
-c = get_config()  # noqa
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
-c.ConfigurableHTTPProxy.command = [{proxy!r}]
-c.ConfigurableHTTPProxy.pid_file = {workdir!r} + "/proxy.pid"
-c.JupyterHub.db_url = "sqlite:///" + {workdir!r} + "/hub.sqlite"
-c.JupyterHub.cookie_secret_file = {workdir!r} + "/cookie_secret"
-c.JupyterHub.pid_file = {workdir!r} + "/hub.pid"
 c.JupyterHub.authenticator_class = "lti13"
 c.JupyterHub.spawner_class = "simple"
 c.JupyterHub.log_level = "DEBUG"
@@ -77,14 +57,8 @@ class Hub:
     def start(self, timeout: float = 60) -> Hub:
         config_path = self.workdir / f"{self.name}_config.py"
         config_path.write_text(
-            BASE_CONFIG.format(
-                port=self.port,
-                hub_port=free_port(),
-                proxy_api_port=free_port(),
-                proxy=find_proxy(),
-                workdir=str(self.workdir),
-                token=self.token,
-            )
+            loopback_hub_config(self.port, self.workdir, find_proxy(), db="hub.sqlite")
+            + BASE_CONFIG.format(token=self.token)
             + self.config
         )
         env = dict(os.environ, JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
@@ -120,7 +94,7 @@ class Hub:
                 self.process.wait(5)
         if getattr(self, "_log", None):
             self._log.close()
-        for leftover in ("hub.sqlite", "proxy.pid", "hub.pid"):
+        for leftover in ("hub.sqlite", "proxy.pid", "jupyterhub.pid"):
             (self.workdir / leftover).unlink(missing_ok=True)
 
     def log_text(self) -> str:
