@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Union
 
-from .constants import CUSTOM_CLAIM
+from .constants import CUSTOM_CLAIM, LTI_CLAIM_PREFIX
 from .error import LoginError
 
 CUSTOM_PREFIX = "custom_"
@@ -18,22 +18,41 @@ def _usable(value: Any) -> bool:
     )
 
 
-def read_username_claim(claims: Mapping[str, Any], username_key: str) -> Any:
+UsernameKey = Union[str, Callable[[Mapping[str, Any]], Any]]
+
+
+def _read_path(claims: Mapping[str, Any], path: str) -> Any:
+    """``lis.person_sourcedid``: the first segment is a claim (LTI claims by short name)."""
+    first, *rest = path.split(".")
+    value = claims.get(first, claims.get(LTI_CLAIM_PREFIX + first))
+    for segment in rest:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(segment)
+    return value
+
+
+def read_username_claim(claims: Mapping[str, Any], username_key: UsernameKey) -> Any:
     """The value ``username_key`` points at, or None.
 
     ``custom_<name>`` reads ``<name>`` inside the LTI custom claim (only the first
-    ``custom_`` is stripped, so ``custom_custom_id`` reads ``custom_id``); any other key
-    reads the top-level claim of that name.
+    ``custom_`` is stripped, so ``custom_custom_id`` reads ``custom_id``); a key naming a
+    top-level claim reads it; a dotted path walks into a claim; a callable is called
+    with the claims.
     """
+    if callable(username_key):
+        return username_key(claims)
     if username_key.startswith(CUSTOM_PREFIX):
         custom = claims.get(CUSTOM_CLAIM)
         if not isinstance(custom, Mapping):
             return None
         return custom.get(username_key[len(CUSTOM_PREFIX) :])
-    return claims.get(username_key)
+    if username_key in claims or "." not in username_key:
+        return claims.get(username_key)
+    return _read_path(claims, username_key)
 
 
-def username_from_claims(claims: Mapping[str, Any], username_key: str) -> str:
+def username_from_claims(claims: Mapping[str, Any], username_key: UsernameKey) -> str:
     """The username for a verified launch.
 
     Falls back to ``sub`` (the platform's opaque, stable user id) when the configured
@@ -44,8 +63,9 @@ def username_from_claims(claims: Mapping[str, Any], username_key: str) -> str:
     if not _usable(value):
         value = claims.get("sub")
     if not _usable(value):
+        key_name = getattr(username_key, "__name__", username_key)
         raise LoginError(
-            f"Unable to set the username with username_key {username_key}: the launch "
+            f"Unable to set the username with username_key {key_name}: the launch "
             "carries neither that claim nor a 'sub' claim.",
             hint="Ask the LMS administrator to share the user's identity with this tool.",
         )

@@ -8,16 +8,32 @@ from urllib.parse import urlsplit
 from jupyterhub.auth import Authenticator
 from jupyterhub.utils import url_path_join
 from tornado.httputil import HTTPServerRequest
-from traitlets import Bool, CaselessStrEnum, Instance, Set, Unicode, default, observe
+from traitlets import (
+    Bool,
+    Callable,
+    CaselessStrEnum,
+    Instance,
+    Integer,
+    Set,
+    Unicode,
+    Union,
+    default,
+    observe,
+)
 from traitlets import Dict as DictTrait
 from traitlets import List as ListTrait
 
 from ..utils import get_browser_protocol
-from . import _embedding, _username
+from . import _embedding, _roles, _tool_keys, _username
 from ._jwks import JWKSCache
 from ._registration import PlatformRegistration, PlatformRegistry
 from ._state import LAUNCH_COOKIE_MAX_AGE, SingleUseRecord
-from .handlers import LTI13CallbackHandler, LTI13ConfigHandler, LTI13LoginInitHandler
+from .handlers import (
+    LTI13CallbackHandler,
+    LTI13ConfigHandler,
+    LTI13JWKSHandler,
+    LTI13LoginInitHandler,
+)
 from .validator import LTI13LaunchValidator
 
 LTI_SPEC = "https://www.imsglobal.org/spec/lti/v1p3/"
@@ -31,6 +47,11 @@ PLATFORM_KEYS = {
     "username_key",
 }
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+DEFAULT_ROLE_GROUPS = {
+    "Instructor": ["{context_label}-instructors"],
+    "TeachingAssistant": ["{context_label}-instructors"],
+    "Learner": ["{context_label}-learners"],
+}
 
 
 class StringSet(Set):
@@ -100,20 +121,28 @@ class LTI13Authenticator(Authenticator):
         family are always refused, whatever this lists.
         """,
     )
-    username_key = Unicode(
-        "email",
+    username_key = Union(
+        [Unicode(), Callable()],
+        default_value="email",
         config=True,
         help="""The id_token claim that becomes the JupyterHub username.
 
         Any top-level claim (``email``, ``given_name``, ``name``, ``sub``…). A key
         starting with ``custom_`` reads the rest of the key inside the LTI custom claim:
         ``custom_uname`` reads ``uname`` from
-        ``https://purl.imsglobal.org/spec/lti/claim/custom``. When the claim is missing or
-        empty (e.g. privacy-restricted launches), the opaque ``sub`` claim is used; a
-        launch without either is refused.
+        ``https://purl.imsglobal.org/spec/lti/claim/custom``. A dotted path reads inside
+        a claim, with LTI claims by their short name: ``lis.person_sourcedid``. A
+        callable receives the verified claims and returns the username (or ``None``).
+
+        When the claim is missing or empty (e.g. privacy-restricted launches), the opaque
+        ``sub`` claim is used; a launch without either is refused. The result then goes
+        through JupyterHub's ``normalize_username``.
 
         Choose a claim that is unique per person: two people sharing a value (the same
         ``given_name``, say) would share one JupyterHub account.
+
+        .. versionchanged:: 2.0
+           Dotted paths and callables.
         """,
     )
     uri_scheme = CaselessStrEnum(
@@ -172,6 +201,99 @@ class LTI13Authenticator(Authenticator):
         """,
     )
 
+    role_groups = DictTrait(
+        config=True,
+        help="""Rules from LTI roles to JupyterHub groups, used when ``manage_groups`` is on.
+
+        Keys are role keys: context roles by name (``Instructor``, ``Learner``,
+        ``TeachingAssistant``…), institution and system roles as ``institution:Faculty``
+        or ``system:Administrator``. Full LIS URIs, short names and legacy LTI 1.1 URNs
+        all reduce to these keys. Values are group name templates (one or a list) that
+        may use ``{context_label}``, ``{context_id}`` and ``{context_title}``; a template
+        whose course field is absent from the launch is skipped. Names are lowercased,
+        reduced to ``[a-z0-9._~-]`` and bounded by ``max_group_name_length``.
+
+        Default (when ``Authenticator.manage_groups = True`` and this is empty)::
+
+            {"Instructor": ["{context_label}-instructors"],
+             "TeachingAssistant": ["{context_label}-instructors"],
+             "Learner": ["{context_label}-learners"]}
+
+        .. versionadded:: 2.0
+        """,
+    )
+    admin_roles = Set(
+        Unicode(),
+        config=True,
+        help="""Role keys whose holders become JupyterHub admins, e.g. ``{"system:Administrator"}``.
+
+        Empty by default: nobody becomes admin through the LMS. When set, users without
+        such a role are admins only if ``Authenticator.admin_users`` lists them.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    role_scopes = DictTrait(
+        config=True,
+        help="""JupyterHub 5 scopes granted per role and course, used when ``manage_roles`` is on.
+
+        Maps a role key to scope templates, e.g. to let a course's instructors reach its
+        students' servers::
+
+            {"Instructor": ["access:servers!group={context_label}-learners",
+                            "read:users!group={context_label}-learners",
+                            "list:users!group={context_label}-learners"]}
+
+        Each launch grants one JupyterHub role per matching rule, named
+        ``lti-<role>-<context_label>``, with the rendered scopes, plus the default
+        ``user`` role. Rules needing a course field the launch lacks are skipped.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    max_group_name_length = Integer(
+        64,
+        config=True,
+        help="""Longest group or role name created from LTI data; longer names get a hash suffix.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    tool_private_key = Unicode(
+        "",
+        config=True,
+        help="""The tool's RSA private key, PEM text (e.g. from a Kubernetes secret).
+
+        Its public half is served at ``/lti13/jwks`` for LMSs that ask for the tool's
+        key or JWKS URL (Canvas by config URL, Blackboard, Schoology). When empty, the
+        key is read from ``tool_private_key_file``, or generated there on first start.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    tool_private_key_file = Unicode(
+        "lti13_tool_key.pem",
+        config=True,
+        help="""Where the tool's private key is kept when ``tool_private_key`` is empty.
+
+        Relative paths are relative to the hub's working directory. Created on first
+        start with owner-only permissions (0600) and reused after restarts.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    tool_extra_public_keys = ListTrait(
+        Unicode(),
+        config=True,
+        help="""Further PEM files (public or private RSA keys) published at ``/lti13/jwks``.
+
+        For key rotation: publish the next key here before switching to it, or keep
+        the previous one here until platforms have refreshed their caches.
+
+        .. versionadded:: 2.0
+        """,
+    )
+
     validator = Instance(
         LTI13LaunchValidator,
         help="The launch validator; created once with this authenticator as its parent.",
@@ -194,6 +316,7 @@ class LTI13Authenticator(Authenticator):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._registry: Optional[PlatformRegistry] = None
+        self._tool_jwks: Optional[Dict[str, Any]] = None
         self.used_states = SingleUseRecord(ttl=LAUNCH_COOKIE_MAX_AGE)
         self.used_nonces = SingleUseRecord(ttl=LAUNCH_COOKIE_MAX_AGE)
 
@@ -310,15 +433,31 @@ class LTI13Authenticator(Authenticator):
     def config_json_url(self, base_url: str) -> str:
         return url_path_join(base_url, "lti13", "config")
 
+    def tool_jwks_url(self, base_url: str) -> str:
+        return url_path_join(base_url, "lti13", "jwks")
+
+    @property
+    def tool_jwks(self) -> Dict[str, Any]:
+        """The tool's public key set (loaded, or generated and persisted, once)."""
+        if self._tool_jwks is None:
+            pem = _tool_keys.load_or_create_private_key(
+                self.tool_private_key, self.tool_private_key_file
+            )
+            self._tool_jwks = _tool_keys.tool_key_set(pem, self.tool_extra_public_keys)
+        return self._tool_jwks
+
     def get_handlers(self, app: Any) -> List[Tuple[str, Any]]:
-        # JupyterHub calls this once at start-up: the right moment to refuse bad config.
+        # JupyterHub calls this once at start-up: the right moment to refuse bad config,
+        # and to load (or create) the tool's key rather than during a request.
         self.check_configuration()
+        self.log.info("LTI 1.3 tool key set has %d key(s)", len(self.tool_jwks["keys"]))
         if self.allow_iframe:
             _embedding.allow_hub_in_iframe(app, self.registry.registrations, self.log)
         return [
             (r"/lti13/oauth_login", LTI13LoginInitHandler),
             (r"/lti13/oauth_callback", LTI13CallbackHandler),
             (r"/lti13/config", LTI13ConfigHandler),
+            (r"/lti13/jwks", LTI13JWKSHandler),
         ]
 
     def get_uri_scheme(self, request: HTTPServerRequest) -> str:
@@ -336,5 +475,43 @@ class LTI13Authenticator(Authenticator):
         return _username.username_from_claims(claims, key)
 
     async def authenticate(self, handler: Any, data: Dict[str, Any]) -> Dict[str, Any]:
-        """Turn the verified launch claims (``data``) into a JupyterHub user model."""
-        return {"name": self.get_username(data), "auth_state": dict(data)}
+        """Turn the verified launch claims (``data``) into a JupyterHub user model.
+
+        With ``manage_groups`` / ``manage_roles`` on, the model also carries the groups
+        and roles the rules give this launch; with ``admin_roles``, the admin flag.
+        """
+        username = self.get_username(data)
+        model: Dict[str, Any] = {"name": username, "auth_state": dict(data)}
+        if self.manage_groups:
+            model["groups"] = _roles.names_for_roles(
+                data, self.role_groups or DEFAULT_ROLE_GROUPS, self.max_group_name_length
+            )
+        if getattr(self, "manage_roles", False):
+            model["roles"] = self.roles_for_launch(data, model)
+        if self.admin_roles:
+            model["admin"] = _roles.has_any_role(data, self.admin_roles) or (
+                self.normalize_username(username) in self.admin_users
+            )
+        return model
+
+    def roles_for_launch(self, claims: Dict[str, Any], model: Dict[str, Any]) -> List[Dict]:
+        """JupyterHub roles (name, scopes) for this launch, from ``role_scopes``."""
+        fields = _roles.template_fields(claims)
+        keys = _roles.role_keys(claims)
+        roles: List[Dict[str, Any]] = [{"name": "user"}]
+        for key, templates in self.role_scopes.items():
+            if key not in keys:
+                continue
+            scopes = [_roles.render_scope(t, fields, self.max_group_name_length) for t in templates]
+            if not scopes or None in scopes:
+                continue
+            name = _roles.sanitize_name(
+                f"lti-{key}-{fields.get('context_label', 'all')}", self.max_group_name_length
+            )
+            roles.append(
+                {"name": name, "scopes": scopes, "description": f"LTI role {key} (from launches)"}
+            )
+        # JupyterHub syncs the user's roles to exactly this list: keep admins admin
+        if model.get("admin") or self.normalize_username(model["name"]) in self.admin_users:
+            roles.append({"name": "admin"})
+        return roles

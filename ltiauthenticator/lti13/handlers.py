@@ -568,6 +568,16 @@ class LTI13ConfigHandler(_LTI13Handler):
             description=self.authenticator.tool_description,
             oidc_initiation_url=origin + self.authenticator.login_url(self.hub.base_url),
             target_link_uri=origin + self.hub.base_url,
+            public_jwk_url=origin + self.authenticator.tool_jwks_url(self.hub.base_url),
         )
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.write(json.dumps(document, indent=2))
+
+
+class LTI13JWKSHandler(_LTI13Handler):
+    """Serves the tool's public key set, for LMSs that ask for the tool's JWKS URL."""
+
+    async def get(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "public, max-age=3600")
+        self.write(json.dumps(self.authenticator.tool_jwks))

@@ -118,11 +118,16 @@ class EmulatedPlatform:
         headers: Optional[Mapping[str, Any]] = None,
         key: Any = None,
     ) -> str:
-        """An RS256 JWT over ``claims``, signed with the current key (or ``key``)."""
+        """An RS256 JWT over ``claims``, signed with the current key (or ``key``).
+
+        Signed as a plain JWS so that tests can sign claims of any type: PyJWT's
+        ``jwt.encode`` would refuse, say, a non-string ``iss`` before signing.
+        """
         header = {"kid": self.signing_kid, **(headers or {})}
         header = {k: v for k, v in header.items() if v is not None}
         signing_key = key if key is not None else self.keys[self.signing_kid]
-        return jwt.encode(dict(claims), signing_key, algorithm="RS256", headers=header)
+        payload = json.dumps(dict(claims), separators=(",", ":")).encode()
+        return jwt.api_jws.encode(payload, signing_key, algorithm="RS256", headers=header)
 
     @staticmethod
     def raw_token(header: Any, payload: bytes, signature: bytes = b"sig") -> str:

@@ -17,23 +17,18 @@ import datetime
 import ipaddress
 import json
 import os
-import secrets
 import shutil
 import ssl
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
-import requests
 
 from ltiauthenticator.platform_emulator import EmulatedPlatform, ToolRegistration, make_app
 
 from ..conftest import render_config
 from ..support.emulator import EmulatorServer
-from ..support.hub import BASE_CONFIG, Hub, find_proxy, free_port
+from ..support.hub import Hub, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -173,61 +168,20 @@ class TLSHub(Hub):
         super().__init__(port, workdir, config, name)
         self.tls = tls
         self.url = f"https://127.0.0.1:{port}"
+        self.verify = tls["cert"]
         self.public_url = f"https://hub.test:{port}"
 
-    def start(self, timeout: float = 60) -> TLSHub:
-        config_path = self.workdir / f"{self.name}_config.py"
-        config_path.write_text(
-            BASE_CONFIG.format(
-                port=self.port,
-                hub_port=free_port(),
-                proxy_api_port=free_port(),
-                proxy=find_proxy(),
-                workdir=str(self.workdir),
-                token=self.token,
-            )
+    def config_text(self) -> str:
+        return (
+            super().config_text()
             + f"c.JupyterHub.ssl_cert = {self.tls['cert']!r}\n"
             + f"c.JupyterHub.ssl_key = {self.tls['key']!r}\n"
             + "c.JupyterHub.redirect_to_server = False\n"
-            + self.config
         )
-        env = dict(
-            os.environ,
-            JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32),
-            SSL_CERT_FILE=self.tls["cert"],  # trust the test LMS (JWKS), in the hub only
-        )
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(config_path)],
-            cwd=self.workdir,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterHub exited at start-up:\n{self.log_text()[-4000:]}")
-            try:
-                if self.api("GET", "/").status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"JupyterHub did not start in {timeout}s:\n{self.log_text()[-4000:]}")
 
-    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"token {self.token}"}
-        return requests.request(
-            method,
-            f"{self.url}/hub/api{path}",
-            headers=headers,
-            timeout=10,
-            verify=self.tls["cert"],
-            **kwargs,
-        )
+    def environment(self) -> Dict[str, str]:
+        # trust the test LMS's certificate (for the JWKS fetch), in the hub process only
+        return dict(super().environment(), SSL_CERT_FILE=self.tls["cert"])
 
 
 class TLSHubPool:

@@ -72,8 +72,12 @@ def test_deep_linking_launch_needs_only_the_claims_deep_linking_requires(
             message_type=c.DEEP_LINKING_REQUEST,
             course=None,
             # optional claims a real platform may omit
-            claims={c.TOOL_PLATFORM_CLAIM: None, c.TARGET_LINK_URI_CLAIM: None,
-                    c.ROLES_CLAIM: None, c.LAUNCH_PRESENTATION_CLAIM: None},
+            claims={
+                c.TOOL_PLATFORM_CLAIM: None,
+                c.TARGET_LINK_URI_CLAIM: None,
+                c.ROLES_CLAIM: None,
+                c.LAUNCH_PRESENTATION_CLAIM: None,
+            },
         )
     )
     result = client.launch(url)
@@ -106,7 +110,11 @@ def test_config_json_for_canvas(hub, client):
 
 def test_config_json_honours_uri_scheme_and_tool_name(hub_with, client):
     hub = hub_with(
-        LTI13Authenticator={"uri_scheme": "HTTPS", "tool_name": "Notebooks", "tool_description": "d"}
+        LTI13Authenticator={
+            "uri_scheme": "HTTPS",
+            "tool_name": "Notebooks",
+            "tool_description": "d",
+        }
     )
     document = client.session.get(hub.url + "/hub/lti13/config", timeout=10).json()
     assert document["title"] == "Notebooks" and document["description"] == "d"

@@ -86,7 +86,7 @@ def test_aud_list_with_our_azp_is_accepted(hub_with, emulator, client, user):
 
 
 def test_without_client_id_and_several_configured_login_is_400(hub_with, emulator, client):
-    hub = hub_with(**SEVERAL)
+    hub_with(**SEVERAL)
     _, url = emulator.start_launch(Launch(send_client_id=False))
     response = client.login_initiation(url)
     assert response.status_code == 400

@@ -54,14 +54,24 @@ class Hub:
         self.log_path = workdir / f"{name}.log"
         self.process: Optional[subprocess.Popen] = None
 
-    def start(self, timeout: float = 60) -> Hub:
-        config_path = self.workdir / f"{self.name}_config.py"
-        config_path.write_text(
+    #: requests' ``verify`` for calls to this hub (a CA file for https hubs).
+    verify: Any = True
+
+    def config_text(self) -> str:
+        """The whole jupyterhub_config.py; subclasses add lines (TLS, say)."""
+        return (
             loopback_hub_config(self.port, self.workdir, find_proxy(), db="hub.sqlite")
             + BASE_CONFIG.format(token=self.token)
             + self.config
         )
-        env = dict(os.environ, JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
+
+    def environment(self) -> Dict[str, str]:
+        return dict(os.environ, JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
+
+    def start(self, timeout: float = 60) -> Hub:
+        config_path = self.workdir / f"{self.name}_config.py"
+        config_path.write_text(self.config_text())
+        env = self.environment()
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(config_path)],
@@ -76,7 +86,7 @@ class Hub:
             if self.process.poll() is not None:
                 raise RuntimeError(f"JupyterHub exited at start-up:\n{self.log_text()[-4000:]}")
             try:
-                if requests.get(self.url + "/hub/api/", timeout=2).status_code == 200:
+                if self.api("GET", "/", auth=False).status_code == 200:
                     return self
             except requests.RequestException:
                 pass
@@ -102,10 +112,15 @@ class Hub:
 
     # -- the REST API, as an admin service -----------------------------------------------
 
-    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"token {self.token}"}
+    def api(self, method: str, path: str, auth: bool = True, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"token {self.token}"} if auth else {}
         return requests.request(
-            method, f"{self.url}/hub/api{path}", headers=headers, timeout=10, **kwargs
+            method,
+            f"{self.url}/hub/api{path}",
+            headers=headers,
+            timeout=10,
+            verify=self.verify,
+            **kwargs,
         )
 
     def user(self, name: str) -> Optional[Dict[str, Any]]:
