@@ -9,10 +9,10 @@ fields that point at other keys (``jku``, ``x5u``, ``jwk``, ``x5c``) are ignored
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Dict
 
@@ -33,24 +33,40 @@ class ParsedToken:
 
 
 def _reject_duplicate_names(pairs: list) -> Dict[str, Any]:
-    names = [name for name, _ in pairs]
-    if len(names) != len(set(names)):
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
         raise TokenError("The id_token contains a JSON object with duplicate member names.")
-    return dict(pairs)
+    return obj
+
+
+# Built once: json.loads with a hook would build a new decoder on every call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicate_names)
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
+_STRICT_BASE64 = sys.version_info >= (3, 11)  # binascii's strict_mode
 
 
 def _b64url_decode(segment: str, what: str) -> bytes:
-    if not _B64URL_SEGMENT.match(segment) or len(segment) % 4 == 1:
-        raise TokenError(f"The id_token's {what} is not valid base64url.")
+    invalid = TokenError(f"The id_token's {what} is not valid base64url.")
+    if not _STRICT_BASE64 and not _B64URL_SEGMENT.match(segment):
+        raise invalid
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        data = segment.encode("ascii")
+    except UnicodeEncodeError:
+        raise invalid from None
+    if not data or b"+" in data or b"/" in data or b"=" in data:
+        raise invalid  # standard-alphabet or padded input is not base64url
+    padded = data.translate(_TO_STANDARD_ALPHABET) + b"=" * (-len(data) % 4)
+    try:
+        if _STRICT_BASE64:
+            return binascii.a2b_base64(padded, strict_mode=True)
+        return binascii.a2b_base64(padded)
     except (binascii.Error, ValueError):
-        raise TokenError(f"The id_token's {what} is not valid base64url.") from None
+        raise invalid from None
 
 
 def _json_object(raw: bytes, what: str) -> Dict[str, Any]:
     try:
-        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicate_names)
+        value = _DECODER.decode(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise TokenError(f"The id_token's {what} is not UTF-8.") from None
     except (ValueError, RecursionError):

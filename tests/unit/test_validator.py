@@ -173,3 +173,15 @@ def test_deployment_allowlist(validator):
     validator.validate_deployment(claims, {"d1"})
     with pytest.raises(IncorrectValueError, match="'d1'"):
         validator.validate_deployment(claims, {"d2"})
+
+
+@pytest.mark.parametrize(
+    "segment",
+    ["", "a", "ab+c", "ab/c", "abc=", "ab c", "\u00e9\u00e9", "ab\ncd"],
+    ids=["empty", "one-char", "plus", "slash", "padded", "space", "non-ascii", "newline"],
+)
+def test_header_segments_must_be_strict_base64url(segment):
+    from ltiauthenticator.lti13 import _jwt
+
+    with pytest.raises(TokenError, match="base64url"):
+        _jwt.parse_compact(f"{segment}.e30.c2ln")
