@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo install lint browser-deps benchmark clean
+.PHONY: test test-jupyterhub4 demo install lint browser-deps benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ lint: install
 test: install browser-deps lint
 	$(BIN)/python -m pytest
 
+# The oldest JupyterHub we support, in a virtualenv of its own: unit and real-HTTP tests.
+JH4_VENV := .venv-jupyterhub4
+test-jupyterhub4: node_modules/.installed
+	$(PYTHON) -m venv $(JH4_VENV)
+	$(JH4_VENV)/bin/pip install --quiet --upgrade pip
+	$(JH4_VENV)/bin/pip install --quiet "jupyterhub==4.1.6" -e ".[test]"
+	$(JH4_VENV)/bin/python -m pytest tests/unit tests/flow -p no:cacheprovider
+
 demo: install
 	$(BIN)/python -m ltiauthenticator.demo
 
@@ -40,4 +48,4 @@ benchmark: install
 	$(BIN)/python benchmarks/launch_storm.py
 
 clean:
-	rm -rf $(VENV) node_modules .demo test-artifacts docs/build
+	rm -rf $(VENV) $(JH4_VENV) node_modules .demo test-artifacts docs/build

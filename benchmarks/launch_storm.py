@@ -79,12 +79,15 @@ def snapshot_ours(ref: str) -> Tuple[Optional[str], str]:
         return None, "working tree"
     commit = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", ref],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     target = tempfile.mkdtemp(prefix="launch-storm-src-")
     archive = subprocess.run(
         ["git", "-C", str(REPO), "archive", "--format=tar", ref, "ltiauthenticator"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     ).stdout
     subprocess.run(["tar", "-x", "-C", target], input=archive, check=True)
     return target, f"git {ref} ({commit})"
@@ -256,7 +259,7 @@ class Stack:
     def emulator_url(self) -> str:
         return f"http://{LOOPBACK}:{self.emulator_port}"
 
-    def start(self, timeout: float = 90) -> "Stack":
+    def start(self, timeout: float = 90) -> Stack:
         self._start_emulator(timeout)
         self._start_hub(timeout)
         return self
@@ -526,9 +529,9 @@ def _fail(start: float, step: str, r: Any, detail: str = "") -> LaunchOutcome:
     return LaunchOutcome(False, time.perf_counter() - start, step, r.code, detail or body)
 
 
-async def storm(emulator_url: str, students: int, concurrency: int, timeout: float) -> Tuple[
-    List[LaunchOutcome], float
-]:
+async def storm(
+    emulator_url: str, students: int, concurrency: int, timeout: float
+) -> Tuple[List[LaunchOutcome], float]:
     from tornado.httpclient import AsyncHTTPClient
 
     client = AsyncHTTPClient(force_instance=True, max_clients=concurrency * 2)
@@ -598,8 +601,18 @@ def start_profiler(
     out = RESULTS / f"py-spy-{impl}-jwks{latency:g}-{time.strftime('%H%M%S')}.txt"
     print(f"#   profiling hub pid {stack.hub.pid} into {out}", flush=True)
     proc = spawn(
-        [args.py_spy, "record", "--format", "raw", "--rate", "200", "--pid", str(stack.hub.pid),
-         "--output", str(out)],
+        [
+            args.py_spy,
+            "record",
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--pid",
+            str(stack.hub.pid),
+            "--output",
+            str(out),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -632,8 +645,10 @@ def wait_for_quiet(args: argparse.Namespace) -> float:
         busy = system_busy_seconds() - b0
         if busy < args.quiet_cores or time.monotonic() >= deadline:
             if busy >= args.quiet_cores:
-                print(f"#   machine still busy ({busy:.2f} cores used by others); running anyway",
-                      flush=True)
+                print(
+                    f"#   machine still busy ({busy:.2f} cores used by others); running anyway",
+                    flush=True,
+                )
             return busy
         time.sleep(2.0)
 
@@ -714,8 +729,12 @@ def run_once(args: argparse.Namespace, impl: str, python: str, latency: float) -
             # (other jobs on the machine): a run with much of it is noisy.
             "foreign_cpu_s": max(
                 0.0,
-                system_cpu - hub_cpu - (proxy_cpu if proxy_cpu == proxy_cpu else 0)
-                - emulator_cpu - client_cpu - poller_cpu,
+                system_cpu
+                - hub_cpu
+                - (proxy_cpu if proxy_cpu == proxy_cpu else 0)
+                - emulator_cpu
+                - client_cpu
+                - poller_cpu,
             ),
             "failures": len(failed),
             "failure_codes": failure_codes,
@@ -787,7 +806,9 @@ def run_line(r: Dict[str, Any]) -> str:
     )
 
 
-def table(latency: float, by_impl: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace) -> str:
+def table(
+    latency: float, by_impl: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace
+) -> str:
     impls = [i for i in ("ours", "established") if by_impl.get(i)]
     rounds = len(by_impl[impls[0]])
     out = [
@@ -824,7 +845,9 @@ def table(latency: float, by_impl: Dict[str, List[Dict[str, Any]]], args: argpar
             "  unrelated storm max established/ours: "
             + ratio(median_of(est, "storm.max"), median_of(ours, "storm.max")),
             "  hub CPU per launch established/ours: "
-            + ratio(median_of(est, "hub_cpu_ms_per_launch"), median_of(ours, "hub_cpu_ms_per_launch")),
+            + ratio(
+                median_of(est, "hub_cpu_ms_per_launch"), median_of(ours, "hub_cpu_ms_per_launch")
+            ),
             f"  JWKS fetches per storm: ours {median_of(ours, 'jwks_fetches'):.0f}, "
             f"established {median_of(est, 'jwks_fetches'):.0f}",
         ]
@@ -844,7 +867,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default="0.1",
         help="comma-separated seconds the platform's JWKS endpoint takes, e.g. 0,0.1,0.5",
     )
-    p.add_argument("--compare", action="store_true", help="also run jupyterhub-ltiauthenticator 1.6.3")
+    p.add_argument(
+        "--compare", action="store_true", help="also run jupyterhub-ltiauthenticator 1.6.3"
+    )
     p.add_argument("--established-venv", type=Path, default=ESTABLISHED_VENV)
     p.add_argument("--poll-interval", type=float, default=0.02)
     p.add_argument("--idle-seconds", type=float, default=3.0)
@@ -852,12 +877,23 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--run-timeout", type=float, default=900.0, help="bound on one storm")
     p.add_argument("--hub-log-level", default="INFO")
     p.add_argument("--auth-state", action="store_true", help="enable_auth_state (encrypts it)")
-    p.add_argument("--quiet-wait", type=float, default=15.0,
-                   help="before each run, wait up to this many seconds for other jobs to calm down")
-    p.add_argument("--quiet-cores", type=float, default=0.3,
-                   help="'calm' means other processes use fewer CPU cores than this")
-    p.add_argument("--ours-ref", default="HEAD",
-                   help="git ref of our package to benchmark (snapshot), or WORKTREE")
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=15.0,
+        help="before each run, wait up to this many seconds for other jobs to calm down",
+    )
+    p.add_argument(
+        "--quiet-cores",
+        type=float,
+        default=0.3,
+        help="'calm' means other processes use fewer CPU cores than this",
+    )
+    p.add_argument(
+        "--ours-ref",
+        default="HEAD",
+        help="git ref of our package to benchmark (snapshot), or WORKTREE",
+    )
     p.add_argument("--keep-workdirs", action="store_true")
     p.add_argument("--py-spy", help="path to py-spy: sample the hub during each storm")
     p.add_argument("--output", type=Path, help="text report (default: benchmarks/results/…)")
@@ -905,9 +941,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     total_failures = sum(r["failures"] for r in all_runs)
     emit(f"\n# total launch failures: {total_failures}")
     text_path.write_text("\n".join(lines) + "\n")
-    json_path.write_text(json.dumps({"args": vars(args) | {"output": str(text_path),
-                                                           "established_venv": str(args.established_venv)},
-                                     "runs": all_runs}, indent=1, default=str))
+    json_path.write_text(
+        json.dumps(
+            {
+                "args": vars(args)
+                | {"output": str(text_path), "established_venv": str(args.established_venv)},
+                "runs": all_runs,
+            },
+            indent=1,
+            default=str,
+        )
+    )
     print(f"# saved {text_path} and {json_path}", flush=True)
     return 1 if total_failures else 0
 

@@ -97,9 +97,7 @@ async def run(iterations: int) -> None:
     validator = make_validator(platform)
 
     def verify() -> Any:
-        return validator.verify_and_decode_jwt(
-            token, ISSUER, [CLIENT_ID], JWKS_URL, ["RS256"]
-        )
+        return validator.verify_and_decode_jwt(token, ISSUER, [CLIENT_ID], JWKS_URL, ["RS256"])
 
     claims = await verify()  # warms the key cache: exactly one (seam) fetch
     key = await validator.key_cache.get_signing_key(JWKS_URL, platform.signing_kid, "RS256")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 
 import pytest
 
@@ -28,9 +28,10 @@ def render_config(config: Dict[str, Dict[str, Any]]) -> str:
 class HubPool:
     """Keeps one hub running at a time; a test asking for another config restarts it."""
 
-    def __init__(self, workdir: Path, port: int):
+    def __init__(self, workdir: Path, port: int, make_hub: Callable[..., Hub] = Hub):
         self.workdir = workdir
         self.port = port
+        self.make_hub = make_hub
         self.current: Optional[Hub] = None
         self._key: Optional[str] = None
         self._names = itertools.count()
@@ -39,7 +40,8 @@ class HubPool:
         if self.current is not None and self._key == config:
             return self.current
         self.stop()
-        self.current = Hub(self.port, self.workdir, config, f"hub{next(self._names)}").start()
+        name = f"hub{next(self._names)}"
+        self.current = self.make_hub(self.port, self.workdir, config, name).start()
         self._key = config
         return self.current
 

@@ -392,13 +392,7 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
             return False
         self._state = posted
         registration = self._launch_registration()
-        await self.validator.verify_and_decode_jwt(
-            self._args["id_token"],
-            issuer=registration.issuer,
-            audience=registration.client_ids,
-            jwks_endpoint=registration.jwks_endpoint,
-            jwks_algorithms=self.authenticator.jwks_algorithms,
-        )
+        await self._verify_id_token(registration)
         ticket = storage.parked_launches(self.authenticator).park(
             {"id_token": self._args["id_token"], "state": self._args["state"]}
         )
@@ -523,19 +517,23 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
         Async since 2.0 (the platform's keys are fetched without blocking).
         """
         registration = self._launch_registration()
-        claims = await self.validator.verify_and_decode_jwt(
-            self._args["id_token"],
-            issuer=registration.issuer,
-            audience=registration.client_ids,
-            jwks_endpoint=registration.jwks_endpoint,
-            jwks_algorithms=self.authenticator.jwks_algorithms,
-        )
+        claims = await self._verify_id_token(registration)
         self._log_context["deployment_id"] = claims.get(DEPLOYMENT_ID_CLAIM)
         self.validator.validate_azp_claim(claims, registration.client_ids)
         self.check_nonce(claims)
         self.validator.validate_id_token(claims)
         self.validator.validate_deployment(claims, registration.deployment_ids)
         return claims
+
+    async def _verify_id_token(self, registration: PlatformRegistration) -> Dict[str, Any]:
+        """Signature and registered claims, against this registration's keys and ids only."""
+        return await self.validator.verify_and_decode_jwt(
+            self._args["id_token"],
+            issuer=registration.issuer,
+            audience=registration.client_ids,
+            jwks_endpoint=registration.jwks_endpoint,
+            jwks_algorithms=self.authenticator.jwks_algorithms,
+        )
 
     def check_nonce(self, claims: Dict[str, Any]) -> None:
         """The token's nonce must derive from this browser's nonce state, and be new."""

@@ -26,12 +26,11 @@ import pytest
 
 from ltiauthenticator.platform_emulator import EmulatedPlatform, ToolRegistration, make_app
 
-from ..conftest import render_config
+from ..conftest import HubPool, render_config
+from ..support.chromium import new_chromium
 from ..support.emulator import EmulatorServer
 from ..support.hub import Hub, free_port
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 CLIENT_ID = "jupyterhub-tool"
 
@@ -40,17 +39,6 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
     for item in items:
         if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.browser)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _chromium_is_installed() -> None:
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(p)]
-    if missing:
-        pytest.fail(
-            f"{', '.join(missing)} missing: apt-get install -y chromium chromium-driver "
-            "(the browser tests use Debian's Chromium, never a downloaded one)",
-            pytrace=False,
-        )
 
 
 # -- TLS -------------------------------------------------------------------------------------
@@ -184,42 +172,21 @@ class TLSHub(Hub):
         return dict(super().environment(), SSL_CERT_FILE=self.tls["cert"])
 
 
-class TLSHubPool:
-    """One https hub at a time; asking for another configuration restarts it."""
-
-    def __init__(self, workdir: Path, port: int, tls: Dict[str, str]) -> None:
-        self.workdir, self.port, self.tls = workdir, port, tls
-        self.current: Optional[TLSHub] = None
-        self._key = ""
-        self._count = 0
-
-    def get(self, config: str) -> TLSHub:
-        if self.current is not None and self._key == config:
-            return self.current
-        self.stop()
-        self._count += 1
-        name = f"browserhub{self._count}"
-        self.current = TLSHub(self.port, self.workdir, config, name, self.tls).start()
-        self._key = config
-        return self.current
-
-    def stop(self) -> None:
-        if self.current is not None:
-            self.current.stop()
-            self.current = None
-
-
 @pytest.fixture(scope="session")
 def tls_hub_pool(
     tmp_path_factory: pytest.TempPathFactory, browser_hub_port: int, tls: Dict[str, str]
-) -> Iterator[TLSHubPool]:
-    pool = TLSHubPool(tmp_path_factory.mktemp("browserhubs"), browser_hub_port, tls)
+) -> Iterator[HubPool]:
+    pool = HubPool(
+        tmp_path_factory.mktemp("browserhubs"),
+        browser_hub_port,
+        lambda port, workdir, config, name: TLSHub(port, workdir, config, name, tls),
+    )
     yield pool
     pool.stop()
 
 
 @pytest.fixture
-def https_hub(tls_hub_pool: TLSHubPool, lms: TLSEmulator):
+def https_hub(tls_hub_pool: HubPool, lms: TLSEmulator):
     """Factory: an https hub trusting the LMS, with ``allow_iframe`` on or off."""
 
     def start(allow_iframe: bool = False) -> TLSHub:
@@ -292,37 +259,20 @@ def make_browser(
     block_all_cookies: bool = False,
     extra_args: Optional[List[str]] = None,
 ) -> Browser:
-    os.environ.setdefault("SE_OFFLINE", "true")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tmp_path / "chromium-profile"
-    profile.mkdir(parents=True)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--ignore-certificate-errors",
-        "--host-resolver-rules=MAP lms.test 127.0.0.1, MAP hub.test 127.0.0.1",
-        "--window-size=1280,900",
-        f"--user-data-dir={profile}",
-        *(extra_args or []),
-    ]:
-        options.add_argument(arg)
     prefs: Dict[str, Any] = {"profile.cookie_controls_mode": cookie_controls_mode}
     if block_all_cookies:
         prefs["profile.default_content_setting_values.cookies"] = 2
-    options.add_experimental_option("prefs", prefs)
-    service = Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
+    profile = tmp_path / "chromium-profile"
+    driver = new_chromium(
+        profile,
+        extra_args=[
+            "--ignore-certificate-errors",
+            "--host-resolver-rules=MAP lms.test 127.0.0.1, MAP hub.test 127.0.0.1",
+            *(extra_args or []),
+        ],
+        prefs=prefs,
+        driver_log=tmp_path / "chromedriver.log",
+    )
     driver.set_page_load_timeout(30)
     driver.set_script_timeout(15)
     return Browser(driver, profile)

@@ -11,36 +11,28 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Iterator, List
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from ltiauthenticator._localhub import free_port
+
+from ..support.chromium import new_chromium
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "demo"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 SPAWN_TIMEOUT = 90
 
 pytestmark = pytest.mark.browser
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class DemoProcess:
@@ -129,32 +121,13 @@ def course_url(demo: DemoProcess) -> str:
 
 
 @pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install)")
-    os.environ["SE_OFFLINE"] = "true"  # selenium-manager must never download anything
-    with tempfile.TemporaryDirectory(prefix="demo-chromium-") as profile:
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for flag in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1280,900",
-            f"--user-data-dir={profile}",
-        ):
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-        driver.set_page_load_timeout(SPAWN_TIMEOUT)
-        try:
-            yield driver
-        finally:
-            driver.quit()
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    driver = new_chromium(tmp_path / "chromium-profile")
+    driver.set_page_load_timeout(SPAWN_TIMEOUT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
 def screenshot(driver: webdriver.Chrome, name: str) -> None:
