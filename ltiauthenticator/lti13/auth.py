@@ -166,6 +166,19 @@ class LTI13Authenticator(Authenticator):
         config=True,
         help="Description of the tool in the configuration JSON served at ``/lti13/config``.",
     )
+    deployment_ids = StringSet(
+        Unicode(),
+        config=True,
+        help="""Deployment ids accepted from the platform set by ``issuer`` (empty: any).
+
+        Each installation of the tool in the LMS (an account, a sub-account, a course)
+        is a deployment with its own id. With this set, launches from other deployments
+        are refused with a message naming their deployment id, so the admin can add it.
+        Entries of ``platforms`` have their own ``deployment_ids``.
+
+        .. versionadded:: 2.0
+        """,
+    )
     platforms = ListTrait(
         DictTrait(),
         config=True,
@@ -320,7 +333,7 @@ class LTI13Authenticator(Authenticator):
         self.used_states = SingleUseRecord(ttl=LAUNCH_COOKIE_MAX_AGE)
         self.used_nonces = SingleUseRecord(ttl=LAUNCH_COOKIE_MAX_AGE)
 
-    @observe("issuer", "client_id", "authorize_url", "jwks_endpoint", "platforms")
+    @observe("issuer", "client_id", "authorize_url", "jwks_endpoint", "deployment_ids", "platforms")
     def _registrations_changed(self, change: Any) -> None:
         self._registry = None
 
@@ -341,6 +354,7 @@ class LTI13Authenticator(Authenticator):
                     client_ids=frozenset(self.client_id),
                     authorize_url=self.authorize_url,
                     jwks_endpoint=self.jwks_endpoint,
+                    deployment_ids=frozenset(self.deployment_ids),
                 )
             )
         for index, entry in enumerate(self.platforms):

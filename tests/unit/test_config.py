@@ -145,3 +145,9 @@ def test_public_modules_of_the_contract():
         assert hasattr(error, name)
     assert constants.LTI13_LOGIN_REQUEST_ARGS == ["iss", "login_hint", "target_link_uri"]
     assert callable(convert_request_to_dict) and callable(get_browser_protocol)
+
+
+def test_deployment_allowlist_for_the_single_issuer_traits():
+    auth = make(deployment_ids="dep-1", **GOOD)
+    (registration,) = auth.registry.registrations
+    assert registration.deployment_ids == {"dep-1"}
