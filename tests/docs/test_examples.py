@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import yaml  # noqa: E402 - pyyaml is in the test extra
@@ -104,3 +105,30 @@ def test_spawner_hook_reads_course_and_roles_from_auth_state() -> None:
     untouched = SimpleLocalProcessSpawner()
     hook(untouched, None)
     assert untouched.environment == {} and untouched.default_url == ""
+
+
+def test_helm_values_for_several_platforms_with_course_roles() -> None:
+    from ltiauthenticator.lti13 import constants as c
+
+    config = load_helm_values("helm-values-multiple-platforms.yaml")
+    authenticator = LTI13Authenticator(config=config)
+    assert authenticator.configuration_problems() == []
+    assert authenticator.manage_groups is True
+    canvas, moodle = authenticator.registry.registrations
+    assert canvas.deployment_ids == {"1234:0123456789abcdef0123456789abcdef01234567"}
+    assert moodle.username_key == "custom_username"
+    assert authenticator.registry.find("https://moodle.example.edu", None) is moodle
+
+    instructor_launch = {
+        "iss": "https://canvas.instructure.com",
+        "aud": "125900000000000329",
+        "email": "ada@example.edu",
+        c.ROLES_CLAIM: ["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"],
+        c.CONTEXT_CLAIM: {"id": "c-1", "label": "DATA101"},
+    }
+    model = asyncio.run(authenticator.authenticate(None, instructor_launch))
+    assert model["groups"] == ["data101-instructors"]
+    assert {"name": "user"} in model["roles"]
+    (course_role,) = [r for r in model["roles"] if r["name"] != "user"]
+    assert "access:servers!group=data101-learners" in course_role["scopes"]
+    assert "admin" not in model or model["admin"] is False
