@@ -125,9 +125,19 @@ class _LTI13Handler(BaseHandler):
             html_message = getattr(e, "html_message", "")
             if html_message:  # escaped by whoever built it
                 error.jupyterhub_html_message = html_message  # type: ignore[attr-defined]
+                self._lti13_html_message = html_message
             error._lti13_logged = True  # type: ignore[attr-defined]
             raise error from None
         counter.labels(outcome="accepted", reason="").inc()
+
+    @property
+    def template_namespace(self) -> Dict[str, Any]:
+        namespace = super().template_namespace
+        html_message = getattr(self, "_lti13_html_message", "")
+        if html_message:
+            # JupyterHub 4 renders message_html but does not read jupyterhub_html_message
+            namespace["message_html"] = html_message
+        return namespace
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if getattr(value, "_lti13_logged", False):
