@@ -37,7 +37,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,10 +45,14 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlencode, urljoin
+
+# Helpers only (the code under test runs in the hub processes, from --ours-ref).
+from ltiauthenticator._localhub import MISSING_PROXY, free_port, loopback_hub_config
+from ltiauthenticator._localhub import find_proxy as _find_proxy
+from ltiauthenticator.platform_emulator.forms import read_auto_submit_form
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -93,17 +96,10 @@ def snapshot_ours(ref: str) -> Tuple[Optional[str], str]:
     return target, f"git {ref} ({commit})"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
 def find_proxy() -> str:
-    local = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
-    found = str(local) if local.exists() else shutil.which("configurable-http-proxy")
+    found = _find_proxy()
     if not found:
-        raise SystemExit("configurable-http-proxy not found: run `npm install` in the repo root")
+        raise SystemExit(MISSING_PROXY)
     return found
 
 
@@ -208,17 +204,6 @@ def established_python(venv: Path) -> str:
 # -- one hub + one platform --------------------------------------------------------------
 
 HUB_CONFIG = """
-c = get_config()  # noqa
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
-c.ConfigurableHTTPProxy.command = [{proxy!r}]
-c.ConfigurableHTTPProxy.pid_file = {workdir!r} + "/proxy.pid"
-c.JupyterHub.db_url = "sqlite:///" + {workdir!r} + "/hub.sqlite"
-c.JupyterHub.cookie_secret_file = {workdir!r} + "/cookie_secret"
-c.JupyterHub.pid_file = {workdir!r} + "/hub.pid"
 c.JupyterHub.spawner_class = "simple"
 c.JupyterHub.log_level = {log_level!r}
 c.JupyterHub.authenticator_class = {authenticator_class!r}
@@ -302,12 +287,8 @@ class Stack:
     def _start_hub(self, timeout: float) -> None:
         config = self.workdir / "jupyterhub_config.py"
         config.write_text(
-            HUB_CONFIG.format(
-                port=self.hub_port,
-                hub_port=free_port(),
-                proxy_api_port=free_port(),
-                proxy=find_proxy(),
-                workdir=str(self.workdir),
+            loopback_hub_config(self.hub_port, self.workdir, find_proxy())
+            + HUB_CONFIG.format(
                 log_level=self.log_level,
                 authenticator_class=IMPLEMENTATIONS[self.impl],
                 auth_state=self.auth_state,
@@ -421,20 +402,6 @@ class Poller:
 # -- one student's launch ----------------------------------------------------------------
 
 
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: Optional[str] = None
-        self.fields: Dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        a = dict(attrs)
-        if tag == "form" and self.action is None:
-            self.action = a.get("action") or ""
-        elif tag == "input" and a.get("name"):
-            self.fields[a["name"]] = a.get("value") or ""
-
-
 class CookieJar:
     """Name → value, like a browser for one site (hub and emulator share 127.0.0.1)."""
 
@@ -508,12 +475,12 @@ async def one_launch(client: Any, emulator_url: str, user: str, timeout: float) 
         r = await fetch(urljoin(login_url, r.headers["Location"]))
         if r.code != 200:
             return _fail(start, step, r)
-        parser = _FormParser()
-        parser.feed(r.body.decode())
-        if not parser.action or "id_token" not in parser.fields:
+        form = read_auto_submit_form(r.body.decode(), r.effective_url)
+        if form is None or "id_token" not in form[1]:
             return _fail(start, step, r, "no launch form")
         step = "callback"
-        r = await fetch(urljoin(r.effective_url, parser.action), "POST", urlencode(parser.fields))
+        action, fields = form
+        r = await fetch(action, "POST", urlencode(fields))
         elapsed = time.perf_counter() - start
         if r.code != 302:
             return _fail(start, step, r)

@@ -47,6 +47,16 @@ def signed_raw(emulator, payload: bytes) -> str:
     return f"{header}.{body}.{b64(signature)}"
 
 
+def post_raw_form(client, action: str, body: bytes):
+    """POST bytes as a form body, exactly as given."""
+    return client.session.post(
+        action,
+        data=body,
+        allow_redirects=False,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+
 def prepared_launch(emulator, user=None):
     """A client with valid state/nonce cookies, the form the platform posts, and its claims."""
     client = LaunchClient()
@@ -148,13 +158,7 @@ def test_oversize_id_token_is_413_before_parsing(hub, emulator):
 def test_non_utf8_form_bytes_are_400(hub, emulator):
     client, action, form, _ = prepared_launch(emulator)
     body = b"state=" + form["state"].encode() + b"&id_token=%ff%fe%fd." + b"\xff" * 10
-    response = client.session.post(
-        action,
-        data=body,
-        allow_redirects=False,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    assert_not_logged_in(response, 400)
+    assert_not_logged_in(post_raw_form(client, action, body), 400)
 
 
 # -- the platform's keys --------------------------------------------------------------------------
@@ -305,26 +309,14 @@ def test_arbitrary_id_token_bytes_are_refused(hub, emulator, token, state):
     body = b"&".join(
         [b"id_token=" + _quote_bytes(raw), b"state=" + _quote_bytes(form["state"].encode())]
     )
-    response = client.session.post(
-        action,
-        data=body,
-        allow_redirects=False,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    assert_not_logged_in(response, 400, 413)
+    assert_not_logged_in(post_raw_form(client, action, body), 400, 413)
 
 
 @HYPOTHESIS
 @given(body=st.binary(max_size=500))
 def test_arbitrary_callback_bodies_are_refused(hub, emulator, body):
     client, action, _, _ = prepared_launch(emulator)
-    response = client.session.post(
-        action,
-        data=body,
-        allow_redirects=False,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    assert_not_logged_in(response, 400, 413)
+    assert_not_logged_in(post_raw_form(client, action, body), 400, 413)
 
 
 @HYPOTHESIS

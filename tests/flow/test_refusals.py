@@ -28,18 +28,21 @@ def assert_refused(response, status, message, hub, username=None):
 # -- login initiation -----------------------------------------------------------------------
 
 
+def initiate_login(hub, emulator, client, **overrides):
+    """A login initiation for a fresh launch, with some parameters changed (None: removed)."""
+    launch, _ = emulator.start_launch()
+    params = dict(emulator.login_parameters(launch), **overrides)
+    params = {name: value for name, value in params.items() if value is not None}
+    return client.session.get(
+        hub.url + "/hub/lti13/oauth_login", params=params, allow_redirects=False, timeout=10
+    )
+
+
 @pytest.mark.parametrize("missing", ["iss", "login_hint", "target_link_uri"])
 @pytest.mark.parametrize("how", ["absent", "empty"])
 def test_login_initiation_without_required_argument_is_400(hub, emulator, client, missing, how):
-    launch, _ = emulator.start_launch()
-    params = emulator.login_parameters(launch)
-    if how == "absent":
-        del params[missing]
-    else:
-        params[missing] = ""
-    response = client.session.get(
-        hub.url + "/hub/lti13/oauth_login", params=params, allow_redirects=False, timeout=10
-    )
+    value = None if how == "absent" else ""
+    response = initiate_login(hub, emulator, client, **{missing: value})
     assert_refused(response, 400, f"Missing required argument {missing}", hub)
 
 
@@ -49,20 +52,12 @@ def test_login_page_without_any_launch_explains_where_to_start(hub, client):
 
 
 def test_login_initiation_from_unknown_issuer_is_refused_before_redirecting(hub, emulator, client):
-    launch, _ = emulator.start_launch()
-    params = dict(emulator.login_parameters(launch), iss="https://lms.unknown.example")
-    response = client.session.get(
-        hub.url + "/hub/lti13/oauth_login", params=params, allow_redirects=False, timeout=10
-    )
+    response = initiate_login(hub, emulator, client, iss="https://lms.unknown.example")
     assert_refused(response, 400, "not registered with the platform", hub)
 
 
 def test_login_initiation_with_unknown_client_id_is_refused(hub, emulator, client):
-    launch, _ = emulator.start_launch()
-    params = dict(emulator.login_parameters(launch), client_id="someone-else")
-    response = client.session.get(
-        hub.url + "/hub/lti13/oauth_login", params=params, allow_redirects=False, timeout=10
-    )
+    response = initiate_login(hub, emulator, client, client_id="someone-else")
     assert_refused(response, 400, "client_id this hub is not configured for", hub)
 
 
@@ -73,11 +68,7 @@ def test_repeated_login_argument_is_refused(hub, emulator, client):
 
 
 def test_oversize_login_argument_is_413(hub, emulator, client):
-    launch, _ = emulator.start_launch()
-    params = dict(emulator.login_parameters(launch), login_hint="x" * 9000)
-    response = client.session.get(
-        hub.url + "/hub/lti13/oauth_login", params=params, allow_redirects=False, timeout=10
-    )
+    response = initiate_login(hub, emulator, client, login_hint="x" * 9000)
     assert_refused(response, 413, "longer than", hub)
 
 

@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html.parser import HTMLParser
-from typing import Any, Dict, Optional, Tuple
-from urllib.parse import parse_qs, urljoin, urlsplit
+from typing import Dict, Optional, Tuple
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: Optional[str] = None
-        self.fields: Dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        attributes = dict(attrs)
-        if tag == "form" and self.action is None:
-            self.action = attributes.get("action", "")
-        elif tag == "input" and attributes.get("name"):
-            self.fields[attributes["name"]] = attributes.get("value", "")
+from ltiauthenticator.platform_emulator.forms import read_auto_submit_form
 
 
 def parse_form(page: str, base_url: str) -> Tuple[str, Dict[str, str]]:
     """The first form of an auto-submitting page: its absolute action and its fields."""
-    parser = _FormParser()
-    parser.feed(page)
-    if parser.action is None:
+    form = read_auto_submit_form(page, base_url)
+    if form is None:
         raise AssertionError(f"no form in page:\n{page[:2000]}")
-    return urljoin(base_url, parser.action), parser.fields
+    return form
 
 
 @dataclass
