@@ -14,6 +14,8 @@ class LTI13Error(Exception):
 
     status_code = 400
     reason = "invalid_request"
+    #: A short title for the error page (and the HTTP reason phrase).
+    title = "The launch could not be completed"
 
     def __init__(self, message: str, *, reason: str | None = None, hint: str = "") -> None:
         super().__init__(message)
@@ -56,12 +58,14 @@ class InvalidAudienceError(ValidationError):
 
     status_code = 401
     reason = "wrong_audience"
+    title = "The launch was meant for another tool"
 
 
 class StateError(ValidationError):
     """The launch does not belong to a login this browser started."""
 
     reason = "state"
+    title = "The login could not be matched to this browser"
 
 
 class ReplayError(ValidationError):
@@ -75,12 +79,14 @@ class PayloadTooLargeError(ValidationError):
 
     status_code = 413
     reason = "too_large"
+    title = "The launch request is too large"
 
 
 class LoginError(LTI13Error):
     """The launch was valid, but no JupyterHub user can be derived from it."""
 
     reason = "no_username"
+    title = "The launch does not say who you are"
 
 
 class KeyFetchError(LTI13Error):
@@ -88,6 +94,7 @@ class KeyFetchError(LTI13Error):
 
     status_code = 503
     reason = "jwks_unavailable"
+    title = "The learning platform's keys are unavailable"
 
 
 class MethodNotAllowedError(LTI13Error):
@@ -95,6 +102,7 @@ class MethodNotAllowedError(LTI13Error):
 
     status_code = 405
     reason = "method_not_allowed"
+    title = "Launches must be sent as a form POST"
 
 
 class LaunchForbiddenError(LTI13Error):
@@ -102,3 +110,4 @@ class LaunchForbiddenError(LTI13Error):
 
     status_code = 403
     reason = "not_allowed"
+    title = "Access to this hub is not granted"

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import jupyterhub
 from jupyterhub.handlers import BaseHandler
 from tornado import web
 
@@ -65,6 +66,8 @@ __all__ = [
     "make_nonce_state",
 ]
 
+_REASON_IS_A_HEADLINE = int(jupyterhub.__version__.split(".")[0]) >= 5
+
 COOKIES_BLOCKED_HINT = (
     "Your browser did not keep the cookie this login needs. This happens when the "
     "learning platform shows the tool inside a frame and the browser blocks "
@@ -92,6 +95,7 @@ class _LTI13Handler(BaseHandler):
     def initialize(self) -> None:
         super().initialize()
         self._log_context = {}
+        self._launch_cookies: Dict[str, Optional[str]] = {}
 
     def check_xsrf_cookie(self) -> None:
         """The platform's cross-site form POST cannot carry JupyterHub's ``_xsrf``;
@@ -120,10 +124,14 @@ class _LTI13Handler(BaseHandler):
                 f" [{context}]" if context else "",
             )
             # The message and its advice for the person in front of the browser; JupyterHub
-            # shows the HTTPError's message on its error page (4.x and later alike).
-            error = web.HTTPError(e.status_code, "%s", e.user_message())
+            # shows the HTTPError's message on its error page. JupyterHub 5+ shows the
+            # reason as the page's headline (else the whole message would be), while
+            # JupyterHub 4 would show the reason *instead of* the message.
+            reason = e.title if _REASON_IS_A_HEADLINE else None
+            error = web.HTTPError(e.status_code, "%s", e.user_message(), reason=reason)
             html_message = getattr(e, "html_message", "")
-            if html_message:  # escaped by whoever built it
+            if html_message:  # escaped by whoever built it; it carries the advice
+                html_message = f"{html.escape(e.message)}</p><p>{html_message}"
                 error.jupyterhub_html_message = html_message  # type: ignore[attr-defined]
                 self._lti13_html_message = html_message
             error._lti13_logged = True  # type: ignore[attr-defined]
@@ -185,8 +193,11 @@ class _LTI13Handler(BaseHandler):
         )
 
     def _get_launch_cookie(self, name: str) -> Optional[str]:
-        value = self.get_secure_cookie(name, max_age_days=LAUNCH_COOKIE_MAX_AGE / 86400)
-        return value.decode("utf-8", errors="replace") if value else None
+        """The verified value of a launch cookie (signature checked once per request)."""
+        if name not in self._launch_cookies:
+            value = self.get_secure_cookie(name, max_age_days=LAUNCH_COOKIE_MAX_AGE / 86400)
+            self._launch_cookies[name] = value.decode("utf-8", errors="replace") if value else None
+        return self._launch_cookies[name]
 
     def _public_origin(self) -> str:
         return f"{self.authenticator.get_uri_scheme(self.request)}://{self.request.host}"
