@@ -27,10 +27,10 @@ import json
 import re
 import secrets
 import time
-import weakref
-from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
+
+from ._state import ExpiringEntries, digest
 
 #: Form fields of the second POST to the callback, made by the storage page.
 TICKET_FIELD = "lti_storage_ticket"
@@ -227,7 +227,7 @@ def get_data_page(
 # -- parked launches ------------------------------------------------------------------------
 
 
-class ParkedLaunches:
+class ParkedLaunches(ExpiringEntries):
     """Verified launch forms waiting for the storage page, each taken once, bounded."""
 
     def __init__(
@@ -236,50 +236,17 @@ class ParkedLaunches:
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self.clock = clock
-        self._entries: OrderedDict[str, Tuple[float, Dict[str, str]]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @staticmethod
-    def _digest(ticket: str) -> str:
-        return hashlib.sha256(ticket.encode("utf-8")).hexdigest()
+        super().__init__(ttl, max_entries, clock)
 
     def park(self, form: Dict[str, str]) -> str:
         """Keep ``form``; return the ticket that takes it back."""
-        now = self.clock()
-        self._drop_expired(now)
         ticket = secrets.token_urlsafe(24)
-        self._entries[self._digest(ticket)] = (now + self.ttl, dict(form))
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._add(digest(ticket), dict(form))
         return ticket
 
     def take(self, ticket: Any) -> Optional[Dict[str, str]]:
         """The form parked under ``ticket`` (once), or None."""
         if not isinstance(ticket, str) or not ticket:
             return None
-        self._drop_expired(self.clock())
-        entry = self._entries.pop(self._digest(ticket), None)
+        entry = self._live().pop(digest(ticket), None)
         return entry[1] if entry else None
-
-    def _drop_expired(self, now: float) -> None:
-        while self._entries:
-            key, (expires_at, _) = next(iter(self._entries.items()))
-            if expires_at > now:
-                return
-            del self._entries[key]
-
-
-_parked: weakref.WeakKeyDictionary[Any, ParkedLaunches] = weakref.WeakKeyDictionary()
-
-
-def parked_launches(authenticator: Any) -> ParkedLaunches:
-    """The parking lot of one authenticator (created on first use)."""
-    lot = _parked.get(authenticator)
-    if lot is None:
-        lot = _parked[authenticator] = ParkedLaunches()
-    return lot

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections import OrderedDict
 from http.cookies import SimpleCookie
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Tuple
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 STATE_COOKIE_NAME = "lti13authenticator-state"
@@ -139,43 +139,60 @@ def launch_cookie_header(
 # -- single use ---------------------------------------------------------------------------
 
 
-class SingleUseRecord:
+class ExpiringEntries:
+    """A bounded map whose entries all live for the same ``ttl``.
+
+    Insertion order is expiry order, so expired entries are dropped from the front;
+    past ``max_entries`` the oldest entry goes first (it is the closest to expiring
+    anyway). Memory stays bounded whatever the request rate.
+    """
+
+    def __init__(
+        self, ttl: float, max_entries: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: OrderedDict[str, Tuple[float, Any]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _live(self) -> OrderedDict[str, Tuple[float, Any]]:
+        """The entries, after dropping the expired ones."""
+        now = self.clock()
+        while self._entries:
+            oldest, (expires_at, _) = next(iter(self._entries.items()))
+            if expires_at > now:
+                break
+            del self._entries[oldest]
+        return self._entries
+
+    def _add(self, key: str, value: Any) -> None:
+        entries = self._live()
+        entries[key] = (self.clock() + self.ttl, value)
+        while len(entries) > self.max_entries:
+            entries.popitem(last=False)
+
+
+class SingleUseRecord(ExpiringEntries):
     """Remembers used values until they expire, so each is accepted once.
 
-    Bounded: entries all live for the same ``ttl``, so insertion order is expiry order
-    and expired ones are dropped from the front; past ``max_entries`` the oldest entry
-    goes first (it is the closest to expiring anyway). Only values that already passed
-    the cookie or signature checks are recorded, so an attacker cannot fill it cheaply.
+    Only values that already passed the cookie or signature checks are recorded, so an
+    attacker cannot fill it cheaply.
     """
 
     def __init__(
         self, ttl: float, max_entries: int = 100_000, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self.clock = clock
-        self._expiry: OrderedDict[str, float] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._expiry)
+        super().__init__(ttl, max_entries, clock)
 
     def use(self, value: str) -> bool:
         """Record ``value``; False when it was already used (a replay)."""
-        now = self.clock()
-        self._drop_expired(now)
-        if value in self._expiry:
+        if value in self._live():
             return False
-        self._expiry[value] = now + self.ttl
-        while len(self._expiry) > self.max_entries:
-            self._expiry.popitem(last=False)
+        self._add(value, None)
         return True
-
-    def _drop_expired(self, now: float) -> None:
-        while self._expiry:
-            oldest, expires_at = next(iter(self._expiry.items()))
-            if expires_at > now:
-                return
-            del self._expiry[oldest]
 
 
 def digest(value: str) -> str:

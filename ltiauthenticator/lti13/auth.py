@@ -26,6 +26,7 @@ from traitlets import List as ListTrait
 from ..utils import get_browser_protocol
 from . import _embedding, _roles, _tool_keys, _username
 from ._jwks import JWKSCache
+from ._platform_storage import ParkedLaunches
 from ._registration import PlatformRegistration, PlatformRegistry
 from ._state import LAUNCH_COOKIE_MAX_AGE, SingleUseRecord
 from .handlers import (
@@ -332,6 +333,8 @@ class LTI13Authenticator(Authenticator):
         self._tool_jwks: Optional[Dict[str, Any]] = None
         self.used_states = SingleUseRecord(ttl=LAUNCH_COOKIE_MAX_AGE)
         self.used_nonces = SingleUseRecord(ttl=LAUNCH_COOKIE_MAX_AGE)
+        #: Launch forms waiting for the platform's storage (cookie-less launches).
+        self.parked_launches = ParkedLaunches()
 
     @observe("issuer", "client_id", "authorize_url", "jwks_endpoint", "deployment_ids", "platforms")
     def _registrations_changed(self, change: Any) -> None:

@@ -29,6 +29,11 @@ MESSAGE_TYPES = (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST)
 # Login initiation (third-party initiated login, Security Framework 1.0 §5.1.1).
 LTI13_LOGIN_REQUEST_ARGS = ["iss", "login_hint", "target_link_uri"]
 LTI13_LOGIN_OPTIONAL_ARGS = ["lti_message_hint", "client_id", "lti_deployment_id", "next"]
+# What the platform sends to start one launch (``next`` is this hub's own addition).
+LTI13_LAUNCH_PARAMETERS = [
+    *LTI13_LOGIN_REQUEST_ARGS,
+    *(name for name in LTI13_LOGIN_OPTIONAL_ARGS if name != "next"),
+]
 
 # The form POST of the authentication response (Security Framework 1.0 §5.1.1.3).
 LTI13_AUTH_RESPONSE_ARGS = ["id_token", "state"]

@@ -44,7 +44,7 @@ from ._state import (
     sanitize_next_url,
 )
 from ._tool_config import tool_configuration
-from .constants import DEPLOYMENT_ID_CLAIM
+from .constants import DEPLOYMENT_ID_CLAIM, LTI13_LAUNCH_PARAMETERS
 from .error import (
     LaunchForbiddenError,
     LTI13Error,
@@ -220,15 +220,7 @@ class _FramableByPlatforms:
 
 def _relaunch_parameters(args: Dict[str, Any]) -> Dict[str, str]:
     """The login initiation parameters needed to start the same launch again."""
-    names = (
-        "iss",
-        "login_hint",
-        "target_link_uri",
-        "lti_message_hint",
-        "client_id",
-        "lti_deployment_id",
-    )
-    return {n: args[n] for n in names if isinstance(args.get(n), str) and args[n]}
+    return {n: args[n] for n in LTI13_LAUNCH_PARAMETERS if isinstance(args.get(n), str) and args[n]}
 
 
 class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
@@ -238,6 +230,9 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
     answer is a small page that also stores state and nonce there, for browsers that
     block the cookies (see :mod:`._platform_storage`).
     """
+
+    #: The platform's storage frame, when the login initiation offered one.
+    _storage_target = ""
 
     async def get(self) -> None:
         with self._refusals("login"):
@@ -284,7 +279,7 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
         return new_state(
             sanitize_next_url(next_url, self.base_url),
             self._registration.id,
-            storage=getattr(self, "_storage_target", ""),
+            storage=self._storage_target,
             relaunch=_relaunch_parameters(args),
         )
 
@@ -324,7 +319,7 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
         authorize_url = self._registration.authorize_url
         separator = "&" if urlsplit(authorize_url).query else "?"
         url = authorize_url + separator + urlencode(params)
-        if getattr(self, "_storage_target", ""):
+        if self._storage_target:
             self._write_put_data_page(url, state)
         else:
             self.redirect(url)
@@ -414,7 +409,7 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
         self._state = posted
         registration = self._launch_registration()
         await self._verify_id_token(registration)
-        ticket = storage.parked_launches(self.authenticator).park(
+        ticket = self.authenticator.parked_launches.park(
             {"id_token": self._args["id_token"], "state": self._args["state"]}
         )
         origins = storage.platform_origins(registration)
@@ -435,7 +430,7 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
     def _resume_from_platform_storage(self) -> None:
         """The storage page's POST: the parked form, with what the platform kept."""
         answer = self._args
-        parked = storage.parked_launches(self.authenticator).take(answer.get(storage.TICKET_FIELD))
+        parked = self.authenticator.parked_launches.take(answer.get(storage.TICKET_FIELD))
         if parked is None:
             raise StateError(
                 "OAuth state missing from cookies, and this launch is not (or no longer) "

@@ -322,17 +322,7 @@ def test_arbitrary_callback_bodies_are_refused(hub, emulator, body):
 @HYPOTHESIS
 @given(
     params=st.dictionaries(
-        st.sampled_from(
-            [
-                "iss",
-                "login_hint",
-                "target_link_uri",
-                "lti_message_hint",
-                "client_id",
-                "lti_deployment_id",
-                "next",
-            ]
-        )
+        st.sampled_from([*c.LTI13_LOGIN_REQUEST_ARGS, *c.LTI13_LOGIN_OPTIONAL_ARGS])
         | st.text(max_size=8),
         st.text(max_size=60) | st.lists(st.text(max_size=10), min_size=2, max_size=3),
         max_size=7,
