@@ -92,29 +92,23 @@ def test_callback_without_id_token_or_state_is_400(hub, emulator, client, user, 
     assert_refused(result.callback, 400, message, hub, f"{user}@example.edu")
 
 
-def test_missing_state_cookie_is_400_with_advice(hub, emulator, client, user):
+@pytest.mark.parametrize(
+    ("cookie", "message"),
+    [
+        (STATE_COOKIE_NAME, "OAuth state missing from cookies"),
+        (NONCE_STATE_COOKIE_NAME, "Missing nonce state cookie"),
+    ],
+)
+def test_missing_launch_cookie_is_400_with_advice(hub, emulator, client, user, cookie, message):
     _, url = emulator.start_launch(user=user)
     result = client.launch(
         url,
         tamper=lambda form: client.session.cookies.clear(
-            domain="127.0.0.1", path="/hub/lti13/", name=STATE_COOKIE_NAME
+            domain="127.0.0.1", path="/hub/lti13/", name=cookie
         ),
     )
-    assert_refused(
-        result.callback, 400, "OAuth state missing from cookies", hub, f"{user}@example.edu"
-    )
+    assert_refused(result.callback, 400, message, hub, f"{user}@example.edu")
     assert "new window" in result.callback.text
-
-
-def test_missing_nonce_cookie_is_400(hub, emulator, client, user):
-    _, url = emulator.start_launch(user=user)
-    result = client.launch(
-        url,
-        tamper=lambda form: client.session.cookies.clear(
-            domain="127.0.0.1", path="/hub/lti13/", name=NONCE_STATE_COOKIE_NAME
-        ),
-    )
-    assert_refused(result.callback, 400, "Missing nonce state cookie", hub, f"{user}@example.edu")
 
 
 def test_state_mismatch_is_400(hub, emulator, client, user):
