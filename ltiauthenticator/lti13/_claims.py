@@ -7,7 +7,8 @@ small validator to :data:`MESSAGE_VALIDATORS`, without touching the others.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, Mapping
+import math
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional
 
 from . import constants as c
 from .error import (
@@ -31,7 +32,7 @@ def claim_label(name: str) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_str_list(value: Any) -> bool:
@@ -42,6 +43,8 @@ _STRING = ("a string", lambda v: isinstance(v, str))
 _NUMBER = ("a number", _is_number)
 _OBJECT = ("a JSON object", lambda v: isinstance(v, dict))
 _STR_LIST = ("a list of strings", _is_str_list)
+# The established plugin accepts ``"roles": ""`` (a platform's way of saying "none").
+_ROLES = ("a list of strings", lambda v: _is_str_list(v) or v == "")
 _AUDIENCE = (
     "a string or a non-empty list of strings",
     lambda v: isinstance(v, str) or (_is_str_list(v) and len(v) > 0),
@@ -68,7 +71,7 @@ CLAIM_TYPES: Dict[str, tuple] = {
     c.VERSION_CLAIM: _STRING,
     c.DEPLOYMENT_ID_CLAIM: _STRING,
     c.TARGET_LINK_URI_CLAIM: _STRING,
-    c.ROLES_CLAIM: _STR_LIST,
+    c.ROLES_CLAIM: _ROLES,
     c.ROLE_SCOPE_MENTOR_CLAIM: _STR_LIST,
     c.RESOURCE_LINK_CLAIM: _OBJECT,
     c.CONTEXT_CLAIM: _OBJECT,
@@ -110,15 +113,35 @@ def _require_text(value: Any, what: str, *, max_length: int = 0) -> None:
 # -- registered (OIDC) claims ---------------------------------------------------------
 
 
-def check_time_claims(claims: Claims, *, now: float, leeway: float, max_age: float) -> None:
-    """``exp``, ``iat`` (not in the future, not older than ``max_age``) and ``nbf``."""
+def check_time_claims(claims: Claims, *, now: float, leeway: float) -> None:
+    """``exp``, ``iat`` (not in the future) and ``nbf``, with PyJWT's messages."""
     if claims["exp"] + leeway <= now:
-        raise TokenError("The token has expired (exp).", reason="expired")
-    if claims["iat"] - leeway > now:
-        raise TokenError("The token is not yet valid (iat).", reason="not_yet_valid")
-    if "nbf" in claims and claims["nbf"] - leeway > now:
-        raise TokenError("The token is not yet valid (nbf).", reason="not_yet_valid")
-    if max_age and claims["iat"] + max_age + leeway < now:
+        raise TokenError(
+            "Signature has expired", reason="expired", hint="The token has expired (exp)."
+        )
+    for name in ("iat", "nbf"):
+        if name in claims and claims[name] - leeway > now:
+            raise _not_yet_valid(name, claims[name] - now, leeway)
+
+
+def _not_yet_valid(name: str, ahead: float, leeway: float) -> TokenError:
+    skew = math.ceil(ahead)
+    advice = (
+        f"The learning platform's clock is about {skew} s ahead of the hub's. Fix the "
+        "clocks (NTP), or allow for it with "
+        f"c.LTI13LaunchValidator.time_leeway = {max(skew + 5, int(leeway) + 5)}."
+    )
+    return TokenError(
+        f"The token is not yet valid ({name})",
+        reason="not_yet_valid",
+        hint=advice,
+        detail=advice,
+    )
+
+
+def check_max_age(claims: Claims, *, now: float, leeway: float, max_age: float) -> None:
+    """The token must not be older than ``max_age`` seconds (``0``: no limit)."""
+    if max_age and _is_number(claims.get("iat")) and claims["iat"] + max_age + leeway < now:
         raise TokenError(
             f"The token was issued more than {int(max_age)} seconds ago (iat).", reason="too_old"
         )
@@ -127,18 +150,26 @@ def check_time_claims(claims: Claims, *, now: float, leeway: float, max_age: flo
 def check_issuer(claims: Claims, issuer: str) -> None:
     if claims["iss"] != issuer:
         raise TokenError(
-            "The token's issuer (iss) is not the platform this launch started from.",
+            "Invalid issuer",
             reason="wrong_issuer",
+            hint="The token's issuer (iss) is not the platform this launch started from.",
         )
 
 
-def check_audience(claims: Claims, client_ids: Iterable[str]) -> None:
+def check_audience(claims: Claims, client_ids: Optional[Iterable[str]]) -> None:
+    """``aud`` must name one of ``client_ids`` (PyJWT's rules and messages)."""
     aud = claims["aud"]
     audiences = [aud] if isinstance(aud, str) else aud
-    if not set(audiences) & set(client_ids):
+    if client_ids is None:
+        if audiences:
+            raise InvalidAudienceError("Invalid audience")
+        return
+    wanted = {client_ids} if isinstance(client_ids, str) else set(client_ids)
+    if not set(audiences) & wanted:
         raise InvalidAudienceError(
-            "The token was not issued for this tool's client id (aud).",
-            hint="Check LTI13Authenticator.client_id against the client id the LMS shows.",
+            "Audience doesn't match",
+            hint="The token was not issued for this tool's client id (aud): check "
+            "LTI13Authenticator.client_id against the client id the LMS shows.",
         )
 
 
@@ -160,17 +191,16 @@ def check_azp(claims: Claims, client_ids: Iterable[str]) -> None:
 
 
 def _check_context(claims: Claims) -> None:
+    """A course context needs a usable id (groups are keyed on it); the label is display
+    text only and may be missing."""
     context = claims.get(c.CONTEXT_CLAIM)
     if context is None:
         return
-    _require_text(context.get("label"), "LTI 'context' claim's label")
-    if "id" in context:
-        _require_text(context["id"], "LTI 'context' claim's id", max_length=MAX_ID_LENGTH)
+    _require_text(context.get("id"), "LTI 'context' claim's id", max_length=MAX_ID_LENGTH)
 
 
 def validate_resource_link(claims: Claims) -> None:
     require_claims(claims, c.LTI13_RESOURCE_LINK_REQUIRED_CLAIMS)
-    _require_text(claims[c.TARGET_LINK_URI_CLAIM], "LTI 'target_link_uri' claim")
     _require_text(
         claims[c.RESOURCE_LINK_CLAIM].get("id"),
         "LTI 'resource_link' claim's id",
@@ -214,9 +244,11 @@ def check_message_claims(claims: Claims) -> None:
             reason="wrong_message_type",
         )
     require_claims(claims, [c.DEPLOYMENT_ID_CLAIM])
-    _require_text(
-        claims[c.DEPLOYMENT_ID_CLAIM], "LTI 'deployment_id' claim", max_length=MAX_ID_LENGTH
-    )
+    if len(claims[c.DEPLOYMENT_ID_CLAIM]) > MAX_ID_LENGTH:  # empty is accepted, as 1.6.3 does
+        raise IncorrectValueError(
+            f"The LTI 'deployment_id' claim is longer than {MAX_ID_LENGTH} characters.",
+            reason="claim_too_long",
+        )
     if "sub" in claims:
         _require_text(claims["sub"], "'sub' claim", max_length=MAX_ID_LENGTH)
     validator(claims)

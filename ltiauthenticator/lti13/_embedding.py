@@ -19,18 +19,35 @@ from ._platform_storage import platform_origins
 
 
 def registered_origins(registrations: Iterable[Any]) -> List[str]:
-    """The issuer and authorization endpoint origins of every registration."""
+    """Origins that may frame the launch pages: each registration's ``frame_origins``,
+    its issuer and its authorization endpoint."""
     origins: List[str] = []
     for registration in registrations:
-        for origin in platform_origins(registration):
+        for origin in [*registration.frame_origins, *platform_origins(registration)]:
+            origin = origin.rstrip("/").lower()
             if origin not in origins:
                 origins.append(origin)
     return origins
 
 
-def frame_ancestors(registrations: Iterable[Any]) -> str:
-    """``frame-ancestors 'self' <platform origins>`` for a Content-Security-Policy."""
-    return " ".join(["frame-ancestors", "'self'", *registered_origins(registrations)])
+def explicit_frame_origins(registrations: Iterable[Any]) -> List[str]:
+    """The origins the admin named (``frame_origins``): the only ones that may frame the
+    whole hub. Issuer origins are no good for that: Canvas cloud's issuer,
+    ``canvas.instructure.com``, is where anyone can sign up and embed."""
+    origins: List[str] = []
+    for registration in registrations:
+        for origin in registration.frame_origins:
+            origin = origin.rstrip("/").lower()
+            if origin not in origins:
+                origins.append(origin)
+    return origins
+
+
+def frame_ancestors(registrations: Iterable[Any], origins: Iterable[str] = ()) -> str:
+    """``frame-ancestors 'self' <origins>`` for a Content-Security-Policy (by default the
+    launch pages' :func:`registered_origins`)."""
+    origins = list(origins) or registered_origins(registrations)
+    return " ".join(["frame-ancestors", "'self'", *origins])
 
 
 def _teach_cookies_partitioned() -> None:
@@ -64,16 +81,26 @@ def allow_hub_in_iframe(app: Any, registrations: Iterable[Any], log: Any) -> Non
     _teach_cookies_partitioned()
     settings = app.tornado_settings
     cookie_options = settings.setdefault("cookie_options", {})
-    cookie_options.update(IFRAME_COOKIE_OPTIONS)
+    chosen = {k: v for k, v in cookie_options.items() if k in IFRAME_COOKIE_OPTIONS}
+    if chosen:
+        log.warning(
+            "LTI13Authenticator.allow_iframe: keeping the cookie options configured in "
+            "JupyterHub.tornado_settings (%s); the hub works in an LMS iframe only with "
+            "SameSite=None, Secure and Partitioned cookies",
+            ", ".join(f"{k}={v!r}" for k, v in sorted(chosen.items())),
+        )
+    wanted = {k: v for k, v in IFRAME_COOKIE_OPTIONS.items() if k not in chosen}
+    cookie_options.update(wanted)
     xsrf = settings.get("xsrf_cookie_kwargs")
     if xsrf:  # already derived from cookie_options by init_tornado_settings
-        xsrf.update(IFRAME_COOKIE_OPTIONS)
+        xsrf.update({k: v for k, v in wanted.items() if k not in xsrf})
+    origins = explicit_frame_origins(registrations)
 
     headers = settings.setdefault("headers", {})
     if not any(name.lower() == "content-security-policy" for name in headers):
         base_url = getattr(getattr(app, "hub", None), "base_url", "/hub/")
         headers["Content-Security-Policy"] = "; ".join(
-            [frame_ancestors(registrations), f"report-uri {base_url}security/csp-report"]
+            [frame_ancestors(registrations, origins), f"report-uri {base_url}security/csp-report"]
         )
     else:
         log.warning(
@@ -94,5 +121,5 @@ def allow_hub_in_iframe(app: Any, registrations: Iterable[Any], log: Any) -> Non
     log.info(
         "LTI13Authenticator.allow_iframe: hub cookies are SameSite=None; Secure; "
         "Partitioned, and pages may be framed by %s",
-        ", ".join(registered_origins(registrations)) or "no platform",
+        ", ".join(origins) or "no platform",
     )

@@ -168,8 +168,6 @@ class JWKSCache(LoggingConfigurable):
         super().__init__(**kwargs)
         self._entries: Dict[str, _Entry] = {}
         self._http_client: Optional[SimpleAsyncHTTPClient] = None
-        #: Completed fetch attempts per URL, successful or not.
-        self.fetch_count: Dict[str, int] = {}
 
     # -- the one public entry point ------------------------------------------------
 
@@ -182,14 +180,27 @@ class JWKSCache(LoggingConfigurable):
         elif now >= entry.expires_at:
             self._refresh_in_background(jwks_url, entry)
 
-        found = entry.keys.get(kid) if entry.keys is not None else None
-        if found is None and now - entry.checked_at >= self.unknown_kid_refetch_interval:
+        unknown = kid not in (entry.keys or {})
+        if unknown and now - entry.checked_at >= self.unknown_kid_refetch_interval:
             entry.checked_at = now
             try:
                 await self._refresh(jwks_url, entry)
             except KeyFetchError:
                 pass  # keep the last good keys; the kid is still unknown below
-            found = entry.keys.get(kid) if entry.keys is not None else None
+        return self._pick(entry, kid, alg)
+
+    def cached_signing_key(self, jwks_url: str, kid: str, alg: str) -> Any:
+        """The key from the cache, without any I/O; None when ``jwks_url`` was never
+        fetched. A kid missing from fetched keys is an error, as in :meth:`get_signing_key`.
+        """
+        entry = self._entries.get(jwks_url)
+        if entry is None or entry.keys is None:
+            return None
+        return self._pick(entry, kid, alg)
+
+    @staticmethod
+    def _pick(entry: _Entry, kid: str, alg: str) -> Any:
+        found = entry.keys.get(kid) if entry.keys is not None else None
         if found is None:
             raise TokenError(
                 "The id_token names a signing key (kid) the platform does not publish.",
@@ -198,7 +209,7 @@ class JWKSCache(LoggingConfigurable):
         kty, key_alg, key = found
         if not _key_fits(kty, key_alg, alg):
             raise TokenError(
-                f"The platform's key {kid!r} cannot verify {alg} signatures.",
+                f"The platform's key {kid[:64]!r} cannot verify {alg} signatures.",
                 reason="key_alg_mismatch",
             )
         return key
@@ -242,7 +253,6 @@ class JWKSCache(LoggingConfigurable):
             self.log.warning("Fetching platform keys from %s failed: %s", _redact(url), e)
             raise
         finally:
-            self.fetch_count[url] = self.fetch_count.get(url, 0) + 1
             entry.inflight = None
         _metrics.JWKS_FETCHES.labels(result="ok").inc()
         entry.keys = keys
@@ -254,13 +264,31 @@ class JWKSCache(LoggingConfigurable):
 
     async def fetch(self, url: str) -> Tuple[bytes, Optional[str]]:
         """The network seam: GET ``url``, return the body and its Cache-Control header."""
+        limit = self.max_response_bytes
         if self._http_client is None:
+            # Room past the limit, so a too-large answer is seen as such (below) rather
+            # than as a connection tornado closed.
             self._http_client = SimpleAsyncHTTPClient(
                 force_instance=True,
                 max_clients=4,
-                max_body_size=self.max_response_bytes,
-                max_buffer_size=self.max_response_bytes,
+                max_body_size=2 * limit,
+                max_buffer_size=2 * limit,
             )
+        body = bytearray()
+        too_large = []
+
+        def on_header(line: str) -> None:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length" and value.strip().isdigit():
+                if int(value) > limit:
+                    too_large.append(True)
+
+        def on_chunk(chunk: bytes) -> None:
+            if len(body) + len(chunk) > limit:
+                too_large.append(True)
+            elif not too_large:
+                body.extend(chunk)
+
         request = HTTPRequest(
             url,
             method="GET",
@@ -269,26 +297,36 @@ class JWKSCache(LoggingConfigurable):
             request_timeout=self.fetch_timeout,
             follow_redirects=False,
             decompress_response=False,
+            header_callback=on_header,
+            streaming_callback=on_chunk,
+        )
+        too_large_error = KeyFetchError(
+            f"The platform's key set is too large (over {limit} bytes).", reason="jwks_too_large"
         )
         try:
             response = await self._http_client.fetch(request, raise_error=True)
         except HTTPClientError as e:
+            if too_large:
+                raise too_large_error from None
             if e.code == 599:  # tornado's code for timeouts and dropped connections
+                what = "timeout" if "timeout" in str(e).lower() else "connection closed"
                 raise KeyFetchError(
-                    "The platform's JWKS endpoint could not be reached (timeout).",
+                    f"The platform's JWKS endpoint could not be reached ({what}).",
                     reason="jwks_unreachable",
                 ) from None
             raise KeyFetchError(
                 f"The platform's JWKS endpoint answered HTTP {e.code}.", reason="jwks_http_error"
             ) from None
         except Exception as e:  # the network edge: any failure means no keys from there
+            if too_large:
+                raise too_large_error from None
             raise KeyFetchError(
                 f"The platform's JWKS endpoint could not be reached ({type(e).__name__}).",
                 reason="jwks_unreachable",
             ) from None
-        if len(response.body) > self.max_response_bytes:
-            raise KeyFetchError("The platform's key set is too large.", reason="jwks_too_large")
-        return response.body, response.headers.get("Cache-Control")
+        if too_large:
+            raise too_large_error
+        return bytes(body), response.headers.get("Cache-Control")
 
     def _parse_key_set(self, body: bytes) -> Dict[str, Tuple[str, Optional[str], Any]]:
         try:

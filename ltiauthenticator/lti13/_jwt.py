@@ -39,8 +39,15 @@ def _reject_duplicate_names(pairs: list) -> Dict[str, Any]:
     return obj
 
 
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); Python's parser would accept them.
+    raise ValueError(f"{name} is not JSON")
+
+
 # Built once: json.loads with a hook would build a new decoder on every call.
-_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicate_names)
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_reject_duplicate_names, parse_constant=_reject_constant
+)
 _TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
 _STRICT_BASE64 = sys.version_info >= (3, 11)  # binascii's strict_mode
 
@@ -83,6 +90,13 @@ def parse_compact(token: str) -> ParsedToken:
         raise TokenError("The id_token is not a JWT (expected three dot-separated parts).")
     header_segment, payload_segment, signature_segment = segments
     header = _json_object(_b64url_decode(header_segment, "header"), "header")
+    if "crit" in header:
+        # RFC 7515 §4.1.11: a recipient that does not understand every listed extension
+        # must reject the token; this tool understands none.
+        raise TokenError(
+            "The id_token's header lists critical extensions (crit) this tool does not support.",
+            reason="crit_header",
+        )
     signature = _b64url_decode(signature_segment, "signature")
     return ParsedToken(
         header=header,
@@ -107,7 +121,13 @@ def verify_signature(parsed: ParsedToken, public_key: Any, alg: str) -> Dict[str
         valid = False
     if not valid:
         raise TokenError(
-            "The id_token's signature does not verify with the platform's key.",
+            "Signature verification failed",
             reason="bad_signature",
+            hint="The id_token's signature does not verify with the platform's key.",
         )
+    return decode_payload(parsed)
+
+
+def decode_payload(parsed: ParsedToken) -> Dict[str, Any]:
+    """The claims, strictly decoded (verified only if the caller verified the signature)."""
     return _json_object(_b64url_decode(parsed.payload_segment, "payload"), "payload")

@@ -22,6 +22,7 @@ its signature, and only the ticket travels through the page.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html
 import json
 import re
@@ -30,7 +31,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from ._state import ExpiringEntries, digest
+from ._state import ExpiringEntries
+from .error import BusyError, ReplayError
 
 #: Form fields of the second POST to the callback, made by the storage page.
 TICKET_FIELD = "lti_storage_ticket"
@@ -228,25 +230,58 @@ def get_data_page(
 
 
 class ParkedLaunches(ExpiringEntries):
-    """Verified launch forms waiting for the storage page, each taken once, bounded."""
+    """Verified launch forms waiting for the storage page: one per token, each taken once.
+
+    Keyed by the token's nonce, so one genuine id_token takes at most one place;
+    bounded in entries and in bytes, and full means "refuse new ones" (HTTP 503), never
+    "evict a launch someone is waiting for".
+    """
 
     def __init__(
         self,
-        ttl: float = PARKING_TTL,
-        max_entries: int = 10_000,
+        max_entries: int = 2_000,
+        max_bytes: int = 16 * 1024 * 1024,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(ttl, max_entries, clock)
+        super().__init__(max_entries, clock)
+        self.max_bytes = max_bytes
+        self._bytes = 0
 
-    def park(self, form: Dict[str, str]) -> str:
-        """Keep ``form``; return the ticket that takes it back."""
-        ticket = secrets.token_urlsafe(24)
-        self._add(digest(ticket), dict(form))
-        return ticket
+    @property
+    def stored_bytes(self) -> int:
+        """The size of the parked forms (what the byte bound applies to)."""
+        self._live()
+        self._bytes = sum(_size(form) for _, (_, form) in self._entries.values())
+        return self._bytes
+
+    def park(self, key: str, form: Dict[str, str], keep_for: float = PARKING_TTL) -> str:
+        """Keep ``form`` under ``key`` (the token's nonce digest); return its ticket."""
+        if key in self._live():
+            raise ReplayError(
+                "This launch is already waiting for the platform's storage.",
+                reason="already_parked",
+                hint="Start the launch again from your course.",
+            )
+        if self.stored_bytes + _size(form) > self.max_bytes or not self._add(
+            key, (secrets.token_urlsafe(24), dict(form)), self.clock() + keep_for
+        ):
+            raise BusyError(
+                "Too many launches are waiting for the platform's storage; try again in a minute.",
+                reason="parking_full",
+            )
+        secret = self._entries[key][1][0]
+        return f"{key}.{secret}"
 
     def take(self, ticket: Any) -> Optional[Dict[str, str]]:
         """The form parked under ``ticket`` (once), or None."""
-        if not isinstance(ticket, str) or not ticket:
+        if not isinstance(ticket, str) or ticket.count(".") != 1:
             return None
-        entry = self._live().pop(digest(ticket), None)
-        return entry[1] if entry else None
+        key, secret = ticket.split(".")
+        entry = self._live().get(key)
+        if entry is None or not hmac.compare_digest(entry[1][0].encode(), secret.encode()):
+            return None
+        return self._pop(key)[1]
+
+
+def _size(form: Dict[str, str]) -> int:
+    return sum(len(k) + len(v) for k, v in form.items()) + 200  # plus the record itself

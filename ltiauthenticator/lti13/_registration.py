@@ -2,16 +2,37 @@
 
 The single-issuer traits of :class:`LTI13Authenticator` form one registration; more
 can be added with ``LTI13Authenticator.platforms``. Login initiation picks the
-registration from ``iss`` and ``client_id``; the callback verifies the token against
-that registration only, so one platform's keys never vouch for another's launch.
+registration from ``iss`` and ``client_id``; the state names it, and the callback
+verifies the token against that registration only, so one platform's keys never vouch
+for another's launch. The resolved launch carries the registration to everything after
+(usernames, roles, metrics): nothing looks it up again from the claims.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any, FrozenSet, Iterable, List, Mapping, Optional
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
 
 from .error import IncorrectValueError
+
+#: Keys an entry of ``LTI13Authenticator.platforms`` may have.
+PLATFORM_KEYS = frozenset(
+    {
+        "name",
+        "issuer",
+        "client_id",
+        "authorize_url",
+        "jwks_endpoint",
+        "deployment_ids",
+        "username_key",
+        "username_prefix",
+        "frame_origins",
+    }
+)
+_STRING_KEYS = ("name", "issuer", "authorize_url", "jwks_endpoint", "username_prefix")
+_SLUG_UNSAFE = re.compile(r"[^a-z0-9.-]+")
 
 
 @dataclass(frozen=True)
@@ -21,8 +42,12 @@ class PlatformRegistration:
     authorize_url: str
     jwks_endpoint: str
     deployment_ids: FrozenSet[str] = field(default_factory=frozenset)
-    username_key: Optional[str] = None
+    username_key: Optional[Any] = None
     name: str = ""
+    #: Prepended to every username this registration asserts (its namespace).
+    username_prefix: str = ""
+    #: Origins allowed to frame the hub for this platform (``allow_iframe``).
+    frame_origins: Tuple[str, ...] = ()
     #: Where the registration was configured, for messages naming the trait to fix.
     source: str = "LTI13Authenticator."
 
@@ -30,6 +55,85 @@ class PlatformRegistration:
     def id(self) -> str:
         """Stable identifier kept in the state between login initiation and callback."""
         return self.name or self.issuer
+
+    @property
+    def slug(self) -> str:
+        """A short, stable, readable name: the ``name``, else the issuer's host."""
+        raw = self.name or (urlsplit(self.issuer).hostname or self.issuer)
+        return _SLUG_UNSAFE.sub("-", raw.lower()).strip("-") or "platform"
+
+
+def _as_strings(value: Any, where: str) -> List[str]:
+    """A string or a list of strings/numbers → a list of strings (numbers are unambiguous)."""
+    if value is None:
+        return []
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return [str(value)]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = []
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, (str, int)):
+                raise ValueError(f"{where} must be a string or a list of strings, got {value!r}")
+            items.append(str(item))
+        return items
+    raise ValueError(f"{where} must be a string or a list of strings, got {value!r}")
+
+
+def normalize_platform_entry(entry: Any, index: int) -> Dict[str, Any]:
+    """One ``platforms`` entry, checked and normalised; ``ValueError`` names the key to fix."""
+    where = f"LTI13Authenticator.platforms[{index}]"
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"{where} must be a map of settings, got {entry!r}")
+    unknown = sorted(set(entry) - PLATFORM_KEYS)
+    if unknown:
+        raise ValueError(
+            f"{where} has unknown key(s) {unknown}; known keys: {sorted(PLATFORM_KEYS)}"
+        )
+    normalized = dict(entry)
+    for key in _STRING_KEYS:
+        if key in entry and not isinstance(entry[key], str):
+            raise ValueError(f"{where}.{key} must be a string, got {entry[key]!r}")
+    normalized["client_id"] = _as_strings(entry.get("client_id"), f"{where}.client_id")
+    if any(not c.strip() for c in normalized["client_id"]):
+        raise ValueError(f"{where}.client_id must not be empty")
+    normalized["deployment_ids"] = _as_strings(
+        entry.get("deployment_ids"), f"{where}.deployment_ids"
+    )
+    normalized["frame_origins"] = _as_strings(entry.get("frame_origins"), f"{where}.frame_origins")
+    return normalized
+
+
+def check_names(entries: List[Dict[str, Any]], primary_issuer: str) -> None:
+    """Names must be unique, and must not be another registration's issuer (ids would mix)."""
+    issuers = {primary_issuer} | {e.get("issuer", "") for e in entries}
+    seen: Dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        name = entry.get("name") or ""
+        if not name:
+            continue
+        if name in seen:
+            raise ValueError(
+                f"LTI13Authenticator.platforms[{index}].name {name!r} is also the name of "
+                f"platforms[{seen[name]}]; names must be unique"
+            )
+        if name in issuers and name != entry.get("issuer"):
+            raise ValueError(
+                f"LTI13Authenticator.platforms[{index}].name {name!r} is another "
+                "registration's issuer; choose a name that is not an issuer"
+            )
+        seen[name] = index
+
+
+def frame_origin_problems(origins: Iterable[str], where: str) -> List[str]:
+    problems = []
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in ("", "/"):
+            problems.append(
+                f"{where}frame_origins entry {origin!r} must be an origin like "
+                "https://school.instructure.com"
+            )
+    return problems
 
 
 class PlatformRegistry:
@@ -39,12 +143,20 @@ class PlatformRegistry:
         self.registrations: List[PlatformRegistration] = list(registrations)
 
     def for_claims(self, claims: Mapping[str, Any]) -> Optional[PlatformRegistration]:
-        """The registration a verified token belongs to (its issuer and audience)."""
+        """The registration a token's issuer and audience name (``azp`` first).
+
+        For callers without a resolved launch only (a subclass calling ``get_username``
+        directly); launches carry the registration they were verified against.
+        """
         aud = claims.get("aud")
-        audiences = {aud} if isinstance(aud, str) else set(aud or [])
-        for registration in self.registrations:
-            if registration.issuer == claims.get("iss") and audiences & registration.client_ids:
-                return registration
+        audiences = [aud] if isinstance(aud, str) else list(aud or [])
+        azp = claims.get("azp")
+        if isinstance(azp, str):
+            audiences = [azp]
+        for audience in audiences:
+            for registration in self.registrations:
+                if registration.issuer == claims.get("iss") and audience in registration.client_ids:
+                    return registration
         return None
 
     def by_id(self, registration_id: object) -> Optional[PlatformRegistration]:
@@ -52,6 +164,17 @@ class PlatformRegistry:
             if registration.id == registration_id:
                 return registration
         return None
+
+    def owns_admin_names(self, registration: PlatformRegistration) -> bool:
+        """Whether ``registration`` may log in the names in ``admin_users``.
+
+        Each username namespace (prefix) belongs to the first registration using it; a
+        platform sharing another's namespace can never assert that one's admin names.
+        """
+        for candidate in self.registrations:
+            if candidate.username_prefix == registration.username_prefix:
+                return candidate is registration
+        return False
 
     def find(self, issuer: str, client_id: Optional[str]) -> PlatformRegistration:
         candidates = [r for r in self.registrations if r.issuer == issuer]

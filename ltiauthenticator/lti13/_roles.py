@@ -77,15 +77,35 @@ def sanitize_name(name: str, max_length: int) -> str:
     return cleaned
 
 
-def template_fields(claims: Mapping[str, Any]) -> Dict[str, str]:
-    """Values a rule template may use; absent context fields are simply not offered."""
+def course_key(platform: str, context_id: str) -> str:
+    """The stable key of a course: the platform's short name, then its ``context_id``.
+
+    Context ids are unique within a platform and never change; the id keeps its own
+    spelling where it is already name-safe, else a short hash of the original is added
+    so that ids differing only in case or punctuation stay apart.
+    """
+    cleaned = _NOT_ALLOWED.sub("-", context_id.lower()).strip("-") or "course"
+    key = f"{platform}-{cleaned}" if platform else cleaned
+    if cleaned != context_id:
+        key += "-" + hashlib.sha256(context_id.encode("utf-8")).hexdigest()[:6]
+    return key
+
+
+def template_fields(claims: Mapping[str, Any], platform: str = "") -> Dict[str, str]:
+    """Values a rule template may use; absent context fields are simply not offered.
+
+    ``platform`` is the short name of the registration the launch was verified
+    against; with the ``context_id`` it makes ``{course}``, the key groups should use.
+    """
     context = claims.get(CONTEXT_CLAIM)
-    fields: Dict[str, str] = {}
+    fields: Dict[str, str] = {"platform": platform} if platform else {}
     if isinstance(context, Mapping):
         for name in ("id", "label", "title"):
             value = context.get(name)
             if isinstance(value, str) and value.strip():
                 fields[f"context_{name}"] = value.strip()
+    if "context_id" in fields:
+        fields["course"] = course_key(platform, fields["context_id"])
     return fields
 
 
@@ -101,10 +121,11 @@ def names_for_roles(
     claims: Mapping[str, Any],
     rules: Mapping[str, Iterable[str]],
     max_length: int,
+    fields: Optional[Mapping[str, str]] = None,
 ) -> List[str]:
     """Every name the rules give this launch's roles, sorted and without duplicates."""
     keys = role_keys(claims)
-    fields = template_fields(claims)
+    fields = template_fields(claims) if fields is None else fields
     names = set()
     for key, templates in rules.items():
         if key in keys:

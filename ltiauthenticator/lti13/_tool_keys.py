@@ -13,6 +13,8 @@ import base64
 import hashlib
 import json
 import os
+import stat
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List
 
@@ -53,20 +55,49 @@ def generate_private_key_pem() -> bytes:
     )
 
 
-def load_or_create_private_key(pem_value: str, path: str) -> bytes:
-    """The tool's private key PEM: the configured value, the file, or a new persisted key."""
+def load_or_create_private_key(pem_value: str, path: str, log: Any = None) -> bytes:
+    """The tool's private key PEM: the configured value, the file, or a new persisted key.
+
+    Two hub processes starting at once may both find no file: the one that loses the
+    race to create it reads the winner's key instead.
+    """
     if pem_value.strip():
         return pem_value.strip().encode()
     key_path = Path(path)
-    if key_path.exists():
-        return key_path.read_bytes()
-    pem = generate_private_key_pem()
-    key_path.parent.mkdir(parents=True, exist_ok=True)
-    # created owner-only from the first byte: never briefly world-readable
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    return pem
+    if not key_path.exists():
+        pem = generate_private_key_pem()
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        # created owner-only from the first byte: never briefly world-readable
+        try:
+            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process created it meanwhile: use theirs
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(pem)
+            return pem
+    return _read_key_file(key_path, log)
+
+
+def _read_key_file(key_path: Path, log: Any) -> bytes:
+    mode = key_path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO) and log is not None:
+        log.warning(
+            "The tool's private key file %s can be read by other users (mode %o); "
+            "restrict it with: chmod 600 %s",
+            key_path,
+            mode & 0o777,
+            key_path,
+        )
+    for _ in range(50):  # a file another process is still writing: give it a moment
+        pem = key_path.read_bytes()
+        if pem.strip().endswith(b"-----"):
+            return pem
+        time.sleep(0.02)
+    raise ValueError(
+        f"LTI13Authenticator.tool_private_key_file {str(key_path)!r} is empty or not a PEM "
+        "key; delete it to have a new key generated, or put the tool's key there"
+    )
 
 
 def tool_key_set(private_pem: bytes, extra_pem_paths: Iterable[str]) -> Dict[str, List[Dict]]:

@@ -11,11 +11,16 @@ CUSTOM_PREFIX = "custom_"
 
 
 def _usable(value: Any) -> bool:
-    return (
-        isinstance(value, str)
-        and value.strip() != ""
-        or (isinstance(value, int) and not isinstance(value, bool))
-    )
+    """A value that can name a person.
+
+    An LMS leaves a substitution variable it cannot expand as it is (Canvas sends the
+    literal ``$Canvas.user.loginId`` when the field is not shared): everyone would get
+    that same text, so a ``$…`` value counts as missing.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        return text != "" and not text.startswith("$")
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 UsernameKey = Union[str, Callable[[Mapping[str, Any]], Any]]

@@ -15,10 +15,12 @@ from traitlets import (
     Instance,
     Integer,
     Set,
+    TraitError,
     Unicode,
     Union,
     default,
     observe,
+    validate,
 )
 from traitlets import Dict as DictTrait
 from traitlets import List as ListTrait
@@ -26,9 +28,18 @@ from traitlets import List as ListTrait
 from ..utils import get_browser_protocol
 from . import _embedding, _roles, _tool_keys, _username
 from ._jwks import JWKSCache
+from ._launch import CURRENT_REGISTRATION
 from ._platform_storage import ParkedLaunches
-from ._registration import PlatformRegistration, PlatformRegistry
+from ._registration import (
+    PlatformRegistration,
+    PlatformRegistry,
+    check_names,
+    frame_origin_problems,
+    normalize_platform_entry,
+)
 from ._state import LAUNCH_COOKIE_MAX_AGE, SingleUseRecord
+from .constants import ASYMMETRIC_ALGORITHMS
+from .error import LaunchForbiddenError
 from .handlers import (
     LTI13CallbackHandler,
     LTI13ConfigHandler,
@@ -38,29 +49,28 @@ from .handlers import (
 from .validator import LTI13LaunchValidator
 
 LTI_SPEC = "https://www.imsglobal.org/spec/lti/v1p3/"
-PLATFORM_KEYS = {
-    "name",
-    "issuer",
-    "client_id",
-    "authorize_url",
-    "jwks_endpoint",
-    "deployment_ids",
-    "username_key",
-}
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 DEFAULT_ROLE_GROUPS = {
-    "Instructor": ["{context_label}-instructors"],
-    "TeachingAssistant": ["{context_label}-instructors"],
-    "Learner": ["{context_label}-learners"],
+    "Instructor": ["{course}-instructors"],
+    "TeachingAssistant": ["{course}-instructors"],
+    "Learner": ["{course}-learners"],
 }
+#: Shorter group names cannot hold a course key and a hash suffix.
+MIN_GROUP_NAME_LENGTH = 24
 
 
 class StringSet(Set):
-    """A set of strings that also accepts a single string (``client_id = "abc"``)."""
+    """A set of strings that also accepts a single string or number (``client_id = 1234``).
+
+    Helm values turn unquoted numeric ids (Canvas client ids) into numbers; a number is
+    unambiguous, so it becomes its string.
+    """
 
     def validate(self, obj: Any, value: Any) -> Any:
-        if isinstance(value, str):
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
             value = {value}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            value = {str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value}
         return super().validate(obj, value)
 
 
@@ -167,6 +177,59 @@ class LTI13Authenticator(Authenticator):
         config=True,
         help="Description of the tool in the configuration JSON served at ``/lti13/config``.",
     )
+    username_prefix = Unicode(
+        "",
+        config=True,
+        help="""Prepended to the usernames launches from the platform set by ``issuer`` assert.
+
+        A username namespace: with several platforms, each must have its own prefix
+        (entries of ``platforms`` set ``username_prefix``), or a person on one LMS could
+        claim another LMS's user (even an admin) by sharing an email address. The start-up
+        check refuses two registrations with the same prefix unless
+        ``shared_username_namespace`` is on. Empty by default, so single-platform hubs keep
+        their usernames.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    shared_username_namespace = Bool(
+        False,
+        config=True,
+        help="""Let several registrations share one username namespace (the same prefix).
+
+        Only when the platforms vouch for the same people with the same identifiers (two
+        LMSs of one university using the same email addresses, say). Names listed in
+        ``Authenticator.admin_users`` can then log in only from the first registration of
+        the namespace.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    frame_origins = StringSet(
+        Unicode(),
+        config=True,
+        help="""Origins that may show the hub in an iframe for the platform set by ``issuer``.
+
+        Used by ``allow_iframe``: e.g. ``{"https://school.instructure.com"}`` for Canvas
+        cloud, whose issuer (``canvas.instructure.com``) anyone can embed from. Entries
+        of ``platforms`` have their own ``frame_origins``.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    allowed_roles = Set(
+        Unicode(),
+        config=True,
+        help="""Role keys admitted to the hub, e.g. ``{"Instructor", "TeachingAssistant"}``.
+
+        Empty (the default): any role. Otherwise a launch whose roles include none of
+        these keys is refused with HTTP 403 and a message naming the roles it had. Keys
+        as in ``role_groups``: context roles by name, ``institution:Faculty``,
+        ``system:Administrator``.
+
+        .. versionadded:: 2.0
+        """,
+    )
     deployment_ids = StringSet(
         Unicode(),
         config=True,
@@ -185,12 +248,16 @@ class LTI13Authenticator(Authenticator):
         config=True,
         help="""More platform registrations, for a hub trusted by several LMSs.
 
-        Each entry is a map with ``issuer``, ``client_id`` (a string or a list),
-        ``authorize_url``, ``jwks_endpoint`` and optionally ``deployment_ids`` (a list;
-        launches from other deployments are refused), ``username_key`` (overrides
-        ``LTI13Authenticator.username_key`` for this platform) and ``name`` (used in logs;
-        needed when two entries share an issuer). The single-issuer traits above, when
-        set, form one more registration. Plain YAML maps and lists work in Helm values.
+        Each entry is a map with ``issuer``, ``client_id`` (a string or a list; numbers
+        become strings), ``authorize_url``, ``jwks_endpoint`` and optionally
+        ``deployment_ids`` (a list; launches from other deployments are refused),
+        ``username_key`` (overrides ``LTI13Authenticator.username_key`` for this
+        platform), ``username_prefix`` (this platform's username namespace; required when
+        several registrations exist), ``frame_origins`` (for ``allow_iframe``) and
+        ``name`` (used in logs and group names; needed when two entries share an issuer).
+        The single-issuer traits above, when set, form one more registration. Plain YAML
+        maps and lists work in Helm values. Malformed entries stop the hub when the
+        configuration loads.
 
         .. versionadded:: 2.0
         """,
@@ -204,8 +271,9 @@ class LTI13Authenticator(Authenticator):
         The launch itself works inside an LMS iframe either way. With this on, the hub
         stays usable in that iframe after the launch: JupyterHub's own cookies (login,
         session, ``_xsrf``) become ``SameSite=None; Secure; Partitioned``, and its
-        ``Content-Security-Policy`` allows the registered platforms (their issuer and
-        authorization endpoint origins) as ``frame-ancestors`` instead of ``'none'``.
+        ``Content-Security-Policy`` allows each registration's ``frame_origins`` (which
+        must be set) as ``frame-ancestors`` instead of ``'none'``. Cookie options the
+        admin set in ``JupyterHub.tornado_settings`` are kept, with a warning.
 
         Requires https. Framing a site by another opens it to clickjacking by that
         site: only the registered LMSs may frame the hub. Single-user servers set their
@@ -223,15 +291,24 @@ class LTI13Authenticator(Authenticator):
         ``TeachingAssistant``…), institution and system roles as ``institution:Faculty``
         or ``system:Administrator``. Full LIS URIs, short names and legacy LTI 1.1 URNs
         all reduce to these keys. Values are group name templates (one or a list) that
-        may use ``{context_label}``, ``{context_id}`` and ``{context_title}``; a template
-        whose course field is absent from the launch is skipped. Names are lowercased,
-        reduced to ``[a-z0-9._~-]`` and bounded by ``max_group_name_length``.
+        may use ``{course}`` (the course's stable key: the registration's name or issuer
+        host, then the LMS's ``context_id``), ``{platform}``, ``{context_id}``,
+        ``{context_label}`` and ``{context_title}``; a template whose course field is
+        absent from the launch is skipped. Names are lowercased, reduced to
+        ``[a-z0-9._~-]`` and bounded by ``max_group_name_length``.
+
+        Key groups on ``{course}``: the label and title are display text that teachers
+        edit, that repeats every term and across platforms, so groups named after them
+        mix courses.
 
         Default (when ``Authenticator.manage_groups = True`` and this is empty)::
 
-            {"Instructor": ["{context_label}-instructors"],
-             "TeachingAssistant": ["{context_label}-instructors"],
-             "Learner": ["{context_label}-learners"]}
+            {"Instructor": ["{course}-instructors"],
+             "TeachingAssistant": ["{course}-instructors"],
+             "Learner": ["{course}-learners"]}
+
+        .. versionchanged:: 2.0
+           The default templates use ``{course}`` instead of ``{context_label}``.
 
         .. versionadded:: 2.0
         """,
@@ -254,13 +331,13 @@ class LTI13Authenticator(Authenticator):
         Maps a role key to scope templates, e.g. to let a course's instructors reach its
         students' servers::
 
-            {"Instructor": ["access:servers!group={context_label}-learners",
-                            "read:users!group={context_label}-learners",
-                            "list:users!group={context_label}-learners"]}
+            {"Instructor": ["access:servers!group={course}-learners",
+                            "read:users!group={course}-learners",
+                            "list:users!group={course}-learners"]}
 
         Each launch grants one JupyterHub role per matching rule, named
-        ``lti-<role>-<context_label>``, with the rendered scopes, plus the default
-        ``user`` role. Rules needing a course field the launch lacks are skipped.
+        ``lti-<role>-<course>``, with the rendered scopes, plus the default ``user``
+        role. Rules needing a course field the launch lacks are skipped.
 
         .. versionadded:: 2.0
         """,
@@ -268,7 +345,9 @@ class LTI13Authenticator(Authenticator):
     max_group_name_length = Integer(
         64,
         config=True,
-        help="""Longest group or role name created from LTI data; longer names get a hash suffix.
+        help=f"""Longest group or role name created from LTI data; longer names get a hash suffix.
+
+        At least {MIN_GROUP_NAME_LENGTH}.
 
         .. versionadded:: 2.0
         """,
@@ -327,6 +406,46 @@ class LTI13Authenticator(Authenticator):
         # Everyone the platform vouches for may log in, unless the admin restricted it.
         return not (self.allowed_users or getattr(self, "allowed_groups", None))
 
+    # -- checks when the configuration loads ------------------------------------------
+
+    def _config_error(self, message: str) -> TraitError:
+        self.log.critical("LTI 1.3 authenticator configuration error: %s", message)
+        return TraitError(message)
+
+    @validate("platforms")
+    def _validate_platforms(self, proposal: Any) -> List[Dict[str, Any]]:
+        try:
+            entries = [normalize_platform_entry(e, i) for i, e in enumerate(proposal["value"])]
+            check_names(entries, self.issuer)
+        except ValueError as e:
+            raise self._config_error(str(e)) from None
+        return entries
+
+    @validate("client_id")
+    def _validate_client_id(self, proposal: Any) -> Any:
+        if any(not c.strip() for c in proposal["value"]):
+            raise self._config_error("LTI13Authenticator.client_id must not contain an empty id")
+        return proposal["value"]
+
+    @validate("jwks_algorithms")
+    def _validate_jwks_algorithms(self, proposal: Any) -> List[str]:
+        refused = [a for a in proposal["value"] if a not in ASYMMETRIC_ALGORITHMS]
+        if refused or not proposal["value"]:
+            raise self._config_error(
+                f"LTI13Authenticator.jwks_algorithms may list only {list(ASYMMETRIC_ALGORITHMS)}"
+                f" (platforms sign with public-key algorithms); got {proposal['value']!r}"
+            )
+        return proposal["value"]
+
+    @validate("max_group_name_length")
+    def _validate_max_group_name_length(self, proposal: Any) -> int:
+        if proposal["value"] < MIN_GROUP_NAME_LENGTH:
+            raise self._config_error(
+                f"LTI13Authenticator.max_group_name_length must be at least "
+                f"{MIN_GROUP_NAME_LENGTH}, got {proposal['value']}"
+            )
+        return proposal["value"]
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._registry: Optional[PlatformRegistry] = None
@@ -336,7 +455,17 @@ class LTI13Authenticator(Authenticator):
         #: Launch forms waiting for the platform's storage (cookie-less launches).
         self.parked_launches = ParkedLaunches()
 
-    @observe("issuer", "client_id", "authorize_url", "jwks_endpoint", "deployment_ids", "platforms")
+    @observe(
+        "issuer",
+        "client_id",
+        "authorize_url",
+        "jwks_endpoint",
+        "deployment_ids",
+        "platforms",
+        "username_key",
+        "username_prefix",
+        "frame_origins",
+    )
     def _registrations_changed(self, change: Any) -> None:
         self._registry = None
 
@@ -358,22 +487,23 @@ class LTI13Authenticator(Authenticator):
                     authorize_url=self.authorize_url,
                     jwks_endpoint=self.jwks_endpoint,
                     deployment_ids=frozenset(self.deployment_ids),
+                    username_prefix=self.username_prefix,
+                    frame_origins=tuple(sorted(self.frame_origins)),
                 )
             )
         for index, entry in enumerate(self.platforms):
-            client_ids = entry.get("client_id", [])
-            if isinstance(client_ids, str):
-                client_ids = [client_ids]
             registrations.append(
                 PlatformRegistration(
                     issuer=entry.get("issuer", ""),
-                    client_ids=frozenset(str(c) for c in client_ids),
+                    client_ids=frozenset(entry["client_id"]),
                     authorize_url=entry.get("authorize_url", ""),
                     jwks_endpoint=entry.get("jwks_endpoint", ""),
-                    deployment_ids=frozenset(str(d) for d in entry.get("deployment_ids") or []),
+                    deployment_ids=frozenset(entry["deployment_ids"]),
                     username_key=entry.get("username_key"),
                     name=entry.get("name")
                     or (f"platforms[{index}]" if self._shares_issuer(entry) else ""),
+                    username_prefix=entry.get("username_prefix", ""),
+                    frame_origins=tuple(entry["frame_origins"]),
                     source=f"LTI13Authenticator.platforms[{index}].",
                 )
             )
@@ -386,13 +516,6 @@ class LTI13Authenticator(Authenticator):
     def configuration_problems(self) -> List[str]:
         """Mistakes in the configuration, each naming the trait to fix."""
         problems: List[str] = []
-        for index, entry in enumerate(self.platforms):
-            unknown = sorted(set(entry) - PLATFORM_KEYS)
-            if unknown:
-                problems.append(
-                    f"LTI13Authenticator.platforms[{index}] has unknown key(s) {unknown}; "
-                    f"known keys: {sorted(PLATFORM_KEYS)}"
-                )
         registrations = self.registry.registrations
         if not registrations:
             problems.append(
@@ -418,6 +541,36 @@ class LTI13Authenticator(Authenticator):
                         f"registered twice (also in {seen[key]})"
                     )
                 seen[key] = where.rstrip(".")
+            if self.allow_iframe:
+                if not registration.frame_origins:
+                    problems.append(
+                        f"{where}frame_origins is not set: with allow_iframe, name the "
+                        "origins that may frame the hub (e.g. https://school.instructure.com)"
+                    )
+                problems += frame_origin_problems(registration.frame_origins, where)
+        return problems + self._namespace_problems(registrations)
+
+    def _namespace_problems(self, registrations: List[PlatformRegistration]) -> List[str]:
+        """Two registrations sharing a username namespace, unless that is the choice made."""
+        problems = []
+        by_prefix: Dict[str, PlatformRegistration] = {}
+        by_slug: Dict[str, PlatformRegistration] = {}
+        for registration in registrations:
+            first = by_prefix.setdefault(registration.username_prefix, registration)
+            if first is not registration and not self.shared_username_namespace:
+                problems.append(
+                    f"{registration.source}username_prefix is {registration.username_prefix!r}"
+                    f", as for {first.source.rstrip('.')}: with several platforms each needs "
+                    "its own username namespace (or set "
+                    "LTI13Authenticator.shared_username_namespace = True)"
+                )
+            first = by_slug.setdefault(registration.slug, registration)
+            if first is not registration:
+                problems.append(
+                    f"{registration.source}name: the platform's short name {registration.slug!r}"
+                    f" is also {first.source.rstrip('.')}'s (group names would mix): give it a "
+                    "distinct name"
+                )
         return problems
 
     @staticmethod
@@ -435,6 +588,8 @@ class LTI13Authenticator(Authenticator):
         """Raise ``ValueError`` listing every configuration mistake (called at hub start-up)."""
         problems = self.configuration_problems()
         if problems:
+            for problem in problems:
+                self.log.critical("LTI 1.3 authenticator configuration error: %s", problem)
             raise ValueError(
                 "LTI 1.3 authenticator configuration is incomplete:\n  - " + "\n  - ".join(problems)
             )
@@ -458,7 +613,7 @@ class LTI13Authenticator(Authenticator):
         """The tool's public key set (loaded, or generated and persisted, once)."""
         if self._tool_jwks is None:
             pem = _tool_keys.load_or_create_private_key(
-                self.tool_private_key, self.tool_private_key_file
+                self.tool_private_key, self.tool_private_key_file, self.log
             )
             self._tool_jwks = _tool_keys.tool_key_set(pem, self.tool_extra_public_keys)
         return self._tool_jwks
@@ -486,10 +641,26 @@ class LTI13Authenticator(Authenticator):
     # -- authentication ----------------------------------------------------------------
 
     def get_username(self, claims: Dict[str, Any]) -> str:
-        """The username for verified ``claims`` (before ``normalize_username``)."""
-        registration = self.registry.for_claims(claims)
+        """The username for verified ``claims`` (before ``normalize_username``).
+
+        The registration that verified the launch decides the ``username_key`` and the
+        ``username_prefix``; called outside a launch, the claims' issuer and audience
+        pick it.
+        """
+        registration = CURRENT_REGISTRATION.get() or self.registry.for_claims(claims)
         key = (registration.username_key if registration else None) or self.username_key
-        return _username.username_from_claims(claims, key)
+        prefix = registration.username_prefix if registration else ""
+        return prefix + _username.username_from_claims(claims, key)
+
+    def launch_username(
+        self, claims: Dict[str, Any], registration: Optional[PlatformRegistration]
+    ) -> str:
+        """:meth:`get_username` for a launch verified against ``registration``."""
+        token = CURRENT_REGISTRATION.set(registration)
+        try:
+            return self.get_username(claims)
+        finally:
+            CURRENT_REGISTRATION.reset(token)
 
     async def authenticate(self, handler: Any, data: Dict[str, Any]) -> Dict[str, Any]:
         """Turn the verified launch claims (``data``) into a JupyterHub user model.
@@ -497,23 +668,51 @@ class LTI13Authenticator(Authenticator):
         With ``manage_groups`` / ``manage_roles`` on, the model also carries the groups
         and roles the rules give this launch; with ``admin_roles``, the admin flag.
         """
-        username = self.get_username(data)
+        launch = getattr(handler, "launch", None)
+        registration = launch.registration if launch is not None else None
+        registration = registration or self.registry.for_claims(data)
+        username = self.launch_username(data, registration)
+        self._check_allowed_roles(data)
         model: Dict[str, Any] = {"name": username, "auth_state": dict(data)}
+        is_listed_admin = self.normalize_username(username) in self.admin_users
+        if is_listed_admin and registration and not self.registry.owns_admin_names(registration):
+            raise LaunchForbiddenError(
+                "This account is an administrator's account of another platform.",
+                reason="admin_name_of_another_platform",
+                hint="Ask the hub administrator to give each platform its own username_prefix.",
+            )
+        fields = _roles.template_fields(data, registration.slug if registration else "")
         if self.manage_groups:
             model["groups"] = _roles.names_for_roles(
-                data, self.role_groups or DEFAULT_ROLE_GROUPS, self.max_group_name_length
+                data, self.role_groups or DEFAULT_ROLE_GROUPS, self.max_group_name_length, fields
             )
-        if getattr(self, "manage_roles", False):
-            model["roles"] = self.roles_for_launch(data, model)
         if self.admin_roles:
-            model["admin"] = _roles.has_any_role(data, self.admin_roles) or (
-                self.normalize_username(username) in self.admin_users
-            )
+            model["admin"] = _roles.has_any_role(data, self.admin_roles) or is_listed_admin
+        if getattr(self, "manage_roles", False):
+            model["roles"] = self.roles_for_launch(data, model, fields)
         return model
 
-    def roles_for_launch(self, claims: Dict[str, Any], model: Dict[str, Any]) -> List[Dict]:
+    def _check_allowed_roles(self, claims: Dict[str, Any]) -> None:
+        if not self.allowed_roles:
+            return
+        roles = _roles.role_keys(claims)
+        if not roles & self.allowed_roles:
+            raise LaunchForbiddenError(
+                "Your role in this course does not give access to this hub "
+                f"(roles: {', '.join(sorted(roles))[:200] or 'none'}).",
+                reason="role_not_allowed",
+                hint="Ask your instructor or the hub administrator if you should have access.",
+            )
+
+    def roles_for_launch(
+        self,
+        claims: Dict[str, Any],
+        model: Dict[str, Any],
+        fields: Optional[Dict[str, str]] = None,
+    ) -> List[Dict]:
         """JupyterHub roles (name, scopes) for this launch, from ``role_scopes``."""
-        fields = _roles.template_fields(claims)
+        if fields is None:
+            fields = _roles.template_fields(claims)
         keys = _roles.role_keys(claims)
         roles: List[Dict[str, Any]] = [{"name": "user"}]
         for key, templates in self.role_scopes.items():
@@ -523,7 +722,7 @@ class LTI13Authenticator(Authenticator):
             if not scopes or None in scopes:
                 continue
             name = _roles.sanitize_name(
-                f"lti-{key}-{fields.get('context_label', 'all')}", self.max_group_name_length
+                f"lti-{key}-{fields.get('course', 'all')}", self.max_group_name_length
             )
             roles.append(
                 {"name": name, "scopes": scopes, "description": f"LTI role {key} (from launches)"}

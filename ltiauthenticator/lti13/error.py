@@ -17,13 +17,17 @@ class LTI13Error(Exception):
     #: A short title for the error page (and the HTTP reason phrase).
     title = "The launch could not be completed"
 
-    def __init__(self, message: str, *, reason: str | None = None, hint: str = "") -> None:
+    def __init__(
+        self, message: str, *, reason: str | None = None, hint: str = "", detail: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         if reason is not None:
             self.reason = reason
         #: Advice for the person in front of the browser, shown after the message.
         self.hint = hint
+        #: What the hub administrator should know (logged with the refusal).
+        self.detail = detail
 
     def user_message(self) -> str:
         return f"{self.message} {self.hint}".strip()
@@ -95,6 +99,14 @@ class KeyFetchError(LTI13Error):
     status_code = 503
     reason = "jwks_unavailable"
     title = "The learning platform's keys are unavailable"
+
+
+class BusyError(LTI13Error):
+    """A bounded record is full of live entries: refuse new work rather than forget."""
+
+    status_code = 503
+    reason = "busy"
+    title = "The hub is busy"
 
 
 class MethodNotAllowedError(LTI13Error):

@@ -1,33 +1,40 @@
-"""HTTP handlers: login initiation, launch callback and the tool configuration JSON.
+"""HTTP handlers: login initiation, launch callback, the tool configuration JSON and JWKS.
 
 Handlers stay thin: they parse the request, call the validator and the authenticator,
-and redirect or write. ``_LTI13Handler._refusals`` is the one place where the errors of
-:mod:`ltiauthenticator.lti13.error` become HTTP responses; it also logs each refusal
-once, at WARNING, without tokens, cookies or personal data.
+and redirect or write. :meth:`_LTI13Handler._http_error` is the one place where the
+errors of :mod:`ltiauthenticator.lti13.error` become HTTP errors, and
+:meth:`_LTI13Handler._refusals` logs each refusal once, at WARNING, without tokens,
+cookies or personal data.
 
-Override points kept from the established plugin: login initiation —
+Override points kept from the established plugin, with its shapes: login initiation —
 :meth:`LTI13LoginInitHandler.authorize_redirect`, ``get_state``, ``get_redirect_uri``,
 ``set_state_cookie``, ``set_nonce_state_cookie``; callback —
-:meth:`LTI13CallbackHandler.decode_and_validate_launch_request` (async), ``check_state``,
-``check_nonce``, ``get_next_url``, ``redirect_to_next_url``.
+:meth:`LTI13CallbackHandler.decode_and_validate_launch_request` (synchronous: the
+platform key is fetched, without blocking, before it runs), ``check_state``,
+``check_nonce``, ``get_next_url``, ``redirect_to_next_url``, ``_get_state_from_url``,
+``_get_nonce_state_cookie``.
 """
 
 from __future__ import annotations
 
+import hmac
 import html
 import json
+import secrets
+import unicodedata
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Tuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import jupyterhub
 from jupyterhub.handlers import BaseHandler
 from tornado import web
+from tornado.web import decode_signed_value
 
-from ..utils import convert_request_to_dict
-from . import _metrics
+from ..utils import arguments_with_repeats, convert_request_to_dict
+from . import _jwt, _metrics
 from . import _platform_storage as storage
 from ._embedding import frame_ancestors
+from ._launch import COOKIES, PLATFORM_STORAGE, Launch
 from ._registration import PlatformRegistration
 from ._state import (
     LAUNCH_COOKIE_MAX_AGE,
@@ -38,13 +45,16 @@ from ._state import (
     digest,
     get_nonce,
     launch_cookie_header,
+    launch_cookie_names,
     make_nonce_state,
-    new_state,
+    mint_state,
     next_url_from_target_link_uri,
+    open_state,
     sanitize_next_url,
+    state_key,
 )
 from ._tool_config import tool_configuration
-from .constants import DEPLOYMENT_ID_CLAIM, LTI13_LAUNCH_PARAMETERS
+from .constants import DEPLOYMENT_ID_CLAIM, LTI13_LAUNCH_PARAMETERS, TARGET_LINK_URI_CLAIM
 from .error import (
     LaunchForbiddenError,
     LTI13Error,
@@ -66,23 +76,38 @@ __all__ = [
     "make_nonce_state",
 ]
 
-_REASON_IS_A_HEADLINE = int(jupyterhub.__version__.split(".")[0]) >= 5
-
 COOKIES_BLOCKED_HINT = (
     "Your browser did not keep the cookie this login needs. This happens when the "
     "learning platform shows the tool inside a frame and the browser blocks "
     "third-party cookies. Open the tool in a new window (or tab) from your course and "
     "try again."
 )
+START_AGAIN_HINT = "Start the launch again from your course."
+
+#: Relaunch parameters larger than this stay out of the state (cookie and URL sizes).
+MAX_RELAUNCH_BYTES = 1024
+
+# Without a cookie secret (a handler built by hand in a unit test), states are signed
+# with a key that lives as long as this process.
+_PROCESS_STATE_KEY = secrets.token_bytes(32)
 
 
-def _clip(value: Any, limit: int = 64) -> str:
+def _loggable(value: Any, limit: int = 64) -> str:
+    """A value safe for one log line: clipped, control characters escaped."""
     text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return "".join(
+        ch if unicodedata.category(ch)[0] != "C" and ch not in "\u2028\u2029" else repr(ch)[1:-1]
+        for ch in text
+    )
 
 
 def _without_query(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
@@ -90,12 +115,11 @@ class _LTI13Handler(BaseHandler):
     """What the LTI handlers share: error translation, quiet logs, launch cookies."""
 
     #: Safe facts about the launch for the refusal log line (never tokens or names).
-    _log_context: Dict[str, str]
+    _log_context: Dict[str, Any]
 
     def initialize(self) -> None:
         super().initialize()
         self._log_context = {}
-        self._launch_cookies: Dict[str, Optional[str]] = {}
 
     def check_xsrf_cookie(self) -> None:
         """The platform's cross-site form POST cannot carry JupyterHub's ``_xsrf``;
@@ -107,36 +131,58 @@ class _LTI13Handler(BaseHandler):
 
     # -- the one translation point ------------------------------------------------------
 
+    @staticmethod
+    def _http_error(e: LTI13Error) -> web.HTTPError:
+        """The HTTP error for a domain error.
+
+        ``str()`` keeps tornado's standard form (``HTTP 400: Bad Request (message)``);
+        the advice for the person in front of the browser goes on the error page only.
+        """
+        error = web.HTTPError(e.status_code, "%s", e.message)
+        error.lti13_error = e  # type: ignore[attr-defined]
+        error.jupyterhub_message = e.user_message()  # type: ignore[attr-defined]
+        html_message = getattr(e, "html_message", "")
+        if html_message:  # escaped by whoever built it; it carries the advice
+            error.jupyterhub_html_message = (  # type: ignore[attr-defined]
+                f"{html.escape(e.message)}</p><p>{html_message}"
+            )
+        return error
+
     @contextmanager
     def _refusals(self, stage: str) -> Iterator[None]:
-        counter = _metrics.LOGIN_INITIATIONS if stage == "login" else _metrics.LAUNCHES
+        """Turn domain errors into HTTP errors; log and count every refusal once."""
         try:
             yield
         except LTI13Error as e:
-            counter.labels(outcome="refused", reason=e.reason).inc()
-            context = " ".join(f"{k}={_clip(v)}" for k, v in self._log_context.items() if v)
-            self.log.warning(
-                "LTI 1.3 %s refused: HTTP %d %s: %s%s",
-                stage,
-                e.status_code,
-                e.reason,
-                e.message,
-                f" [{context}]" if context else "",
-            )
-            # The message and its advice for the person in front of the browser; JupyterHub
-            # shows the HTTPError's message on its error page. JupyterHub 5+ shows the
-            # reason as the page's headline (else the whole message would be), while
-            # JupyterHub 4 would show the reason *instead of* the message.
-            reason = e.title if _REASON_IS_A_HEADLINE else None
-            error = web.HTTPError(e.status_code, "%s", e.user_message(), reason=reason)
-            html_message = getattr(e, "html_message", "")
-            if html_message:  # escaped by whoever built it; it carries the advice
-                html_message = f"{html.escape(e.message)}</p><p>{html_message}"
-                error.jupyterhub_html_message = html_message  # type: ignore[attr-defined]
-                self._lti13_html_message = html_message
-            error._lti13_logged = True  # type: ignore[attr-defined]
-            raise error from None
-        counter.labels(outcome="accepted", reason="").inc()
+            self._log_refusal(stage, e)
+            raise self._http_error(e) from None
+        except web.HTTPError as e:
+            domain_error = getattr(e, "lti13_error", None)
+            if domain_error is not None:
+                self._log_refusal(stage, domain_error)
+            else:  # raised by an override; tornado logs it
+                self._counter(stage).labels(outcome="refused", reason=f"http_{e.status_code}").inc()
+            raise
+
+    @staticmethod
+    def _counter(stage: str) -> Any:
+        return _metrics.LOGIN_INITIATIONS if stage == "login" else _metrics.LAUNCHES
+
+    def _log_refusal(self, stage: str, e: LTI13Error) -> None:
+        self._counter(stage).labels(outcome="refused", reason=e.reason).inc()
+        context = " ".join(f"{k}={_loggable(v)}" for k, v in self._log_context.items() if v)
+        self.log.warning(
+            "LTI 1.3 %s refused: HTTP %d %s: %s%s%s",
+            stage,
+            e.status_code,
+            e.reason,
+            _loggable(e.message, 300),
+            f" {_loggable(e.detail, 300)}" if e.detail else "",
+            f" [{context}]" if context else "",
+        )
+        html_message = getattr(e, "html_message", "")
+        if html_message:
+            self._lti13_html_message = f"{html.escape(e.message)}</p><p>{html_message}"
 
     @property
     def template_namespace(self) -> Dict[str, Any]:
@@ -148,9 +194,24 @@ class _LTI13Handler(BaseHandler):
         return namespace
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if getattr(value, "_lti13_logged", False):
-            return  # already logged once, with its reason, by _refusals
-        super().log_exception(typ, value, tb)
+        # Tornado's own line prints the whole request URI (login_hint, lti_message_hint)
+        # and the request's headers (cookies): log the path only.
+        if isinstance(value, web.HTTPError):
+            if getattr(value, "lti13_error", None) is None:
+                self.log.warning(
+                    "%d %s %s: %s",
+                    value.status_code,
+                    self.request.method,
+                    self.request.path,
+                    _loggable(value.log_message % value.args if value.log_message else "", 300),
+                )
+            return
+        self.log.error(
+            "Uncaught exception in %s %s",
+            self.request.method,
+            self.request.path,
+            exc_info=(typ, value, tb),
+        )
 
     def _log(self) -> None:
         # JupyterHub's access log prints the request URI and the redirect target. Here
@@ -166,7 +227,7 @@ class _LTI13Handler(BaseHandler):
             if location:
                 self._headers["Location"] = location
 
-    # -- launch cookies -----------------------------------------------------------------
+    # -- launch cookies and minted states -----------------------------------------------
 
     def _uses_https(self) -> bool:
         return self.authenticator.get_uri_scheme(self.request) == "https"
@@ -192,14 +253,30 @@ class _LTI13Handler(BaseHandler):
             ),
         )
 
-    def _get_launch_cookie(self, name: str) -> Optional[str]:
-        """The verified value of a launch cookie (signature checked once per request)."""
-        if name not in self._launch_cookies:
-            value = self.get_secure_cookie(name, max_age_days=LAUNCH_COOKIE_MAX_AGE / 86400)
-            self._launch_cookies[name] = value.decode("utf-8", errors="replace") if value else None
-        return self._launch_cookies[name]
+    def _read_launch_cookie(self, name: str) -> Optional[str]:
+        """The verified value of one login's cookie, at most ``LAUNCH_COOKIE_MAX_AGE`` old."""
+        raw = self.get_cookie(name)
+        secret = self.settings.get("cookie_secret")
+        if not raw or not secret:
+            return None
+        value = decode_signed_value(secret, name, raw, max_age_days=LAUNCH_COOKIE_MAX_AGE / 86400)
+        return value.decode("utf-8", errors="replace") if value else None
+
+    def _state_key(self) -> bytes:
+        secret = self.settings.get("cookie_secret")
+        if isinstance(secret, str):
+            secret = secret.encode("utf-8")
+        return state_key(secret) if secret else _PROCESS_STATE_KEY
 
     def _public_origin(self) -> str:
+        """The hub's origin as browsers see it: ``JupyterHub.public_url`` when set.
+
+        Otherwise the request's scheme (``uri_scheme``) and ``Host`` header; a hub
+        reachable under several names should set ``public_url``.
+        """
+        public_url = self.settings.get("public_url")
+        if public_url and getattr(public_url, "netloc", ""):
+            return f"{public_url.scheme}://{public_url.netloc}"
         return f"{self.authenticator.get_uri_scheme(self.request)}://{self.request.host}"
 
 
@@ -223,6 +300,13 @@ def _relaunch_parameters(args: Dict[str, Any]) -> Dict[str, str]:
     return {n: args[n] for n in LTI13_LAUNCH_PARAMETERS if isinstance(args.get(n), str) and args[n]}
 
 
+def _small_relaunch_parameters(args: Dict[str, Any]) -> Dict[str, str]:
+    """Relaunch parameters when they are small; a long ``lti_message_hint`` would push the
+    state (sent in the URL and kept for the browser) past what browsers accept."""
+    relaunch = _relaunch_parameters(args)
+    return relaunch if len(json.dumps(relaunch)) <= MAX_RELAUNCH_BYTES else {}
+
+
 class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
     """Third-party initiated login: remember state and nonce, send the browser to the LMS.
 
@@ -233,18 +317,20 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
 
     #: The platform's storage frame, when the login initiation offered one.
     _storage_target = ""
+    _registration: Optional[PlatformRegistration] = None
+    _nonce = ""
+    _launch_cookies: Tuple[str, str] = (STATE_COOKIE_NAME, NONCE_STATE_COOKIE_NAME)
 
-    async def get(self) -> None:
+    def get(self) -> None:
         with self._refusals("login"):
-            args = convert_request_to_dict(self.request.arguments)
+            args = arguments_with_repeats(self.request.arguments)
             self._log_context = {
                 "iss": args.get("iss"),
                 "client_id": args.get("client_id"),
                 "deployment_id": args.get("lti_deployment_id"),
             }
             self.validator.validate_login_request(args)
-            registry = self.authenticator.registry
-            registration = registry.find(args["iss"], args.get("client_id"))
+            registration = self._find_registration(args)
             if args.get("lti_deployment_id"):
                 self.validator.validate_deployment(
                     {DEPLOYMENT_ID_CLAIM: args["lti_deployment_id"]}, registration.deployment_ids
@@ -253,34 +339,57 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
             self._login_args = args
             self._storage_target = storage.storage_target(args.get("lti_storage_target"))
 
-            state = self.get_state()
             nonce_state = make_nonce_state()
             self._nonce_state = nonce_state
+            self._nonce = get_nonce(nonce_state)
+            state = self.get_state()
             self.set_state_cookie(state)
             self.set_nonce_state_cookie(nonce_state)
+            redirect_uri = self.get_redirect_uri()
+            self.log.info(
+                "LTI 1.3 login from %s: sending the browser to the platform with redirect_uri %s",
+                _loggable(registration.issuer, 200),
+                _loggable(redirect_uri, 300),
+            )
             self.authorize_redirect(
-                redirect_uri=self.get_redirect_uri(),
-                login_hint=args["login_hint"],
-                nonce=get_nonce(nonce_state),
-                client_id=registry.client_id_for_login(registration, args.get("client_id")),
+                redirect_uri=redirect_uri,
+                login_hint=args.get("login_hint"),
+                nonce=self._nonce,
+                client_id=self.authenticator.registry.client_id_for_login(
+                    registration, args.get("client_id")
+                ),
                 state=state,
                 lti_message_hint=args.get("lti_message_hint"),
             )
+            _metrics.LOGIN_INITIATIONS.labels(outcome="accepted", reason="").inc()
 
-    async def post(self) -> None:
-        await self.get()
+    def post(self) -> None:
+        self.get()
+
+    def _find_registration(self, args: Dict[str, Any]) -> PlatformRegistration:
+        registry = self.authenticator.registry
+        if not args.get("iss") and len(registry.registrations) == 1:
+            return registry.registrations[0]  # a validator override that accepts less
+        return registry.find(args.get("iss", ""), args.get("client_id"))
 
     def get_state(self) -> str:
-        """A fresh state carrying the sanitised next URL and the chosen registration."""
-        args = self._login_args
+        """A fresh state, minted and signed by this hub.
+
+        It carries the sanitised next URL, the chosen registration and the nonce of
+        this login; :func:`._state.open_state` refuses any state the hub did not make.
+        """
+        args = getattr(self, "_login_args", None) or convert_request_to_dict(self.request.arguments)
         next_url = args.get("next") or next_url_from_target_link_uri(
             args.get("target_link_uri", ""), self.base_url, self.hub.base_url
         )
-        return new_state(
-            sanitize_next_url(next_url, self.base_url),
-            self._registration.id,
+        registration = self._registration
+        return mint_state(
+            self._state_key(),
+            next_url=sanitize_next_url(next_url, self.base_url),
+            registration_id=registration.id if registration else "",
+            nonce=self._nonce,
             storage=self._storage_target,
-            relaunch=_relaunch_parameters(args),
+            relaunch=_small_relaunch_parameters(args),
         )
 
     def get_redirect_uri(self) -> str:
@@ -288,10 +397,17 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
         return self._public_origin() + self.authenticator.callback_url(self.hub.base_url)
 
     def set_state_cookie(self, state: str) -> None:
-        self._set_launch_cookie(STATE_COOKIE_NAME, state)
+        """Remember (a digest of) the state in a cookie named for this login only."""
+        state_id = _deserialize_state(state).get("state_id")
+        if isinstance(state_id, str):
+            self._launch_cookies = launch_cookie_names(state_id, self._uses_https())
+            self._set_launch_cookie(self._launch_cookies[0], digest(state))
+        else:  # a subclass's own state format: the established plugin's cookie
+            self._launch_cookies = (STATE_COOKIE_NAME, NONCE_STATE_COOKIE_NAME)
+            self._set_launch_cookie(STATE_COOKIE_NAME, state)
 
     def set_nonce_state_cookie(self, nonce_state: str) -> None:
-        self._set_launch_cookie(NONCE_STATE_COOKIE_NAME, nonce_state)
+        self._set_launch_cookie(self._launch_cookies[1], nonce_state)
 
     def authorize_redirect(
         self,
@@ -316,9 +432,10 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
         }
         if lti_message_hint:
             params["lti_message_hint"] = lti_message_hint
-        authorize_url = self._registration.authorize_url
+        registration = self._registration or self.authenticator.registry.registrations[0]
+        authorize_url = registration.authorize_url
         separator = "&" if urlsplit(authorize_url).query else "?"
-        url = authorize_url + separator + urlencode(params)
+        url = authorize_url + separator + urlencode({k: v for k, v in params.items() if v})
         if self._storage_target:
             self._write_put_data_page(url, state)
         else:
@@ -327,7 +444,7 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
     def _write_put_data_page(self, authorization_url: str, state: str) -> None:
         """Store state and nonce state in the platform too, then continue to it."""
         origins = storage.platform_origins(self._registration)
-        state_key, nonce_key = storage.storage_keys(_deserialize_state(state)["state_id"])
+        state_key_name, nonce_key_name = storage.storage_keys(_deserialize_state(state)["state_id"])
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
         self.write(
@@ -335,7 +452,7 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
                 target=self._storage_target,
                 origin=origins[0],
                 origins=origins,
-                items=[(state_key, state), (nonce_key, self._nonce_state)],
+                items=[(state_key_name, state), (nonce_key_name, self._nonce_state)],
                 next_url=authorization_url,
             )
         )
@@ -344,73 +461,284 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
 class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
     """The redirect URI: verify the platform's id_token and log the user in.
 
-    State and nonce state come from the launch cookies or, for a launch that used the
-    platform's storage and arrives without cookies, from that storage: the first POST is
-    then answered with a page that reads them back and posts them here again with a
-    ticket for the (parked) launch form.
+    The launch is resolved once into :attr:`launch` (registration, verified state,
+    claims, next URL), which ``authenticate`` and everything after it read.
+
+    State and nonce state come from this login's cookies or, for a launch that used
+    the platform's storage and arrives without cookies, from that storage: the first
+    POST is then answered with a page (served by this hub) that reads them back and
+    posts them here again with a ticket for the parked launch form. Only that page may
+    post the ticket back (same-origin check), and only with the values the platform
+    kept for that very state.
     """
 
-    #: Where the remembered state and nonce state came from: "cookies" or "storage".
-    _remembered_in = "cookies"
+    #: The resolved launch, once the id_token is verified.
+    launch: Optional[Launch] = None
+    _remembered_in = COOKIES
     _remembered: Dict[str, Optional[str]]
+    _state_fields: Optional[Dict[str, Any]] = None
 
     async def get(self) -> None:
         with self._refusals("launch"):
             raise MethodNotAllowedError(
-                "GET method is not allowed for launch requests.",
+                "GET method is not allowed for launch requests",
                 hint="The platform must send the launch as a form POST.",
             )
 
     async def post(self) -> None:
         with self._refusals("launch"):
-            self._args = convert_request_to_dict(self.request.body_arguments)
+            self._args = arguments_with_repeats(self.request.body_arguments)
             if storage.TICKET_FIELD in self._args:
                 self._resume_from_platform_storage()
-            self.validator.validate_auth_response(self._args)
-            if await self._ask_platform_storage():
+            elif await self._ask_platform_storage():
                 return
-            self.check_state()
-            claims = await self.decode_and_validate_launch_request()
+            await self._prefetch_signing_key()
+            claims = self.decode_and_validate_launch_request()
             user = await self.login_user(claims)
             if user is None:
-                raise LaunchForbiddenError(
-                    "User missing or null: this hub does not admit this user.",
-                    hint="Ask the hub administrator for access.",
+                self._log_context["user"] = self.authenticator.launch_username(
+                    claims, self.launch.registration if self.launch else None
                 )
-            self._clear_launch_cookie(STATE_COOKIE_NAME)
-            self._clear_launch_cookie(NONCE_STATE_COOKIE_NAME)
-            self.redirect_to_next_url(user)
+                raise self._http_error(
+                    LaunchForbiddenError(
+                        "User missing or null",
+                        hint="This hub does not admit this user; ask the hub administrator "
+                        "for access.",
+                    )
+                )
+            self._clear_this_launchs_cookies()
+            _metrics.LAUNCHES.labels(outcome="accepted", reason="").inc()
+            await self.redirect_to_next_url(user)
 
-    # -- where state and nonce state were remembered ---------------------------------------
+    @property
+    def _launch_args(self) -> Dict[str, Any]:
+        if not hasattr(self, "_args"):
+            self._args = convert_request_to_dict(
+                self.request.body_arguments or self.request.arguments
+            )
+        return self._args
 
-    def _remembered_value(self, cookie_name: str) -> Optional[str]:
-        if self._remembered_in == "storage":
-            return self._remembered.get(cookie_name)
-        return self._get_launch_cookie(cookie_name)
+    # -- the key, before the synchronous checks ------------------------------------------
 
-    def _posted_state(self) -> Dict[str, Any]:
-        """The posted state, *unverified*: only for choosing what to ask or to offer."""
-        state = _deserialize_state(self._args.get("state") or "")
-        return state if isinstance(state.get("state_id"), str) else {}
+    async def _prefetch_signing_key(self) -> None:
+        """Fetch the platform key the id_token names into the shared cache, without blocking.
+
+        Only for a state this hub minted (so a stranger cannot make the hub fetch keys
+        for a registration of their choosing); every problem found here is reported by
+        the synchronous checks that follow, in their order.
+        """
+        try:
+            fields = open_state(self._state_key(), self._launch_args.get("state"))
+            parsed = _jwt.parse_compact(self._launch_args.get("id_token") or "")
+        except LTI13Error:
+            return
+        registration = self._registration_named_by(fields)
+        kid, alg = parsed.header.get("kid"), parsed.header.get("alg")
+        if registration is None or not isinstance(kid, str) or not isinstance(alg, str):
+            return
+        if alg not in self.authenticator.jwks_algorithms:
+            return
+        try:
+            await self.validator.key_cache.get_signing_key(registration.jwks_endpoint, kid, alg)
+        except TokenError:
+            return  # an unknown kid: verify_and_decode_jwt says so
+
+    # -- the checks, in the established plugin's order -----------------------------------
+
+    def decode_and_validate_launch_request(self) -> Dict[str, Any]:
+        """Check the launch form, the state, the id_token and its claims; return the claims.
+
+        Synchronous, as in the established plugin: ``post`` has already put the platform's
+        key in the cache. Calls, once each and in this order:
+        ``validator.validate_auth_response``, :meth:`check_state`,
+        ``validator.verify_and_decode_jwt``, ``validator.validate_id_token``,
+        ``validator.validate_azp_claim``, :meth:`check_nonce`. The state and nonce are
+        recorded as used only after all of them passed.
+        """
+        args = self._launch_args
+        self.validator.validate_auth_response(args)
+        state = self.check_state()
+        registration = self._launch_registration(state)
+        claims = self.validator.verify_and_decode_jwt(
+            encoded_jwt=args["id_token"],
+            issuer=registration.issuer,
+            audience=registration.client_ids,
+            jwks_endpoint=registration.jwks_endpoint,
+            jwks_algorithms=self.authenticator.jwks_algorithms,
+        )
+        self._log_context["deployment_id"] = claims.get(DEPLOYMENT_ID_CLAIM)
+        self.validator.validate_id_token(claims)
+        self.validator.validate_deployment(claims, registration.deployment_ids)
+        self.validator.validate_azp_claim(claims, registration.client_ids)
+        self.check_nonce(claims)
+        self._record_use(state, claims)
+        self.launch = Launch(
+            registration=registration,
+            state=state,
+            remembered_in=self._remembered_in,
+            claims=claims,
+            next_url=self._next_url(state, claims),
+        )
+        return claims
+
+    def _get_state_from_url(self) -> str:
+        """The state the platform posted back."""
+        value = self._launch_args.get("state")
+        return value if isinstance(value, str) else ""
+
+    def _state_cookie_names(self, url_state: str) -> Tuple[str, str]:
+        state_id = _deserialize_state(url_state).get("state_id") if url_state else None
+        if not isinstance(state_id, str):
+            return STATE_COOKIE_NAME, NONCE_STATE_COOKIE_NAME
+        return launch_cookie_names(state_id, self._uses_https())
+
+    def _remembered_state(self, url_state: str) -> Optional[str]:
+        """What this browser remembered of the state: this login's cookie (or, for
+        logins started before the per-login names, the established plugin's cookie),
+        or what the platform's storage kept."""
+        if self._remembered_in == PLATFORM_STORAGE:
+            return self._remembered.get(STATE_COOKIE_NAME)
+        value = self._read_launch_cookie(self._state_cookie_names(url_state)[0])
+        if value:
+            return value
+        legacy = self.get_secure_cookie(STATE_COOKIE_NAME)
+        return legacy.decode("utf-8", errors="replace") if legacy else None
+
+    def check_state(self) -> Dict[str, Any]:
+        """The posted state must be one this hub minted for *this* browser's login.
+
+        It must match what the browser remembered (this login's cookie, or what the
+        platform's storage kept), and carry this hub's signature and a recent time.
+        Returns the state's fields.
+        """
+        url_state = self._get_state_from_url()
+        remembered = self._remembered_state(url_state)
+        if not remembered:
+            if self._remembered_in == PLATFORM_STORAGE:
+                raise self._http_error(
+                    self._cookies_blocked_error(
+                        "OAuth state missing from cookies and from the platform's storage"
+                    )
+                )
+            raise self._http_error(self._cookies_blocked_error("OAuth state missing from cookies"))
+        if not url_state:
+            raise self._http_error(StateError("OAuth state missing from URL"))
+        matches = hmac.compare_digest(remembered.encode(), digest(url_state).encode()) or (
+            hmac.compare_digest(remembered.encode(), url_state.encode())
+        )
+        if not matches:
+            raise self._http_error(
+                StateError(
+                    "OAuth state mismatch",
+                    hint="Start the launch again from your course; do not reuse an old page.",
+                )
+            )
+        try:
+            fields = open_state(self._state_key(), url_state)
+        except StateError as e:
+            raise self._http_error(e) from None
+        self._state_fields = fields
+        return fields
+
+    def _registration_named_by(self, state: Dict[str, Any]) -> Optional[PlatformRegistration]:
+        registry = self.authenticator.registry
+        registration = registry.by_id(state.get("platform"))
+        if registration is None and len(registry.registrations) == 1 and not state.get("platform"):
+            registration = registry.registrations[0]
+        return registration
+
+    def _launch_registration(self, state: Dict[str, Any]) -> PlatformRegistration:
+        registration = self._registration_named_by(state)
+        if registration is None:
+            raise StateError("The launch's platform is no longer configured on this hub.")
+        self._log_context = {
+            "iss": registration.issuer,
+            "client_id": ",".join(sorted(registration.client_ids)),
+        }
+        return registration
+
+    def _get_nonce_state_cookie(self) -> Optional[str]:
+        """The nonce state this browser's login cookie holds."""
+        url_state = self._get_state_from_url()
+        value = self._read_launch_cookie(self._state_cookie_names(url_state)[1])
+        if value:
+            return value
+        legacy = self.get_secure_cookie(NONCE_STATE_COOKIE_NAME)
+        return legacy.decode("utf-8", errors="replace") if legacy else None
+
+    def check_nonce(self, claims: Dict[str, Any]) -> None:
+        """The token's nonce must derive from this login's nonce state (and its state)."""
+        if self._remembered_in == PLATFORM_STORAGE:
+            nonce_state = self._remembered.get(NONCE_STATE_COOKIE_NAME)
+        else:
+            nonce_state = self._get_nonce_state_cookie()
+        if not nonce_state:
+            raise self._http_error(self._cookies_blocked_error("Missing nonce state cookie"))
+        nonce = claims.get("nonce")
+        committed = (self._state_fields or {}).get("nonce")
+        if nonce != get_nonce(nonce_state) or (committed and nonce != committed):
+            raise self._http_error(TokenError("OAuth nonce mismatch", reason="nonce_mismatch"))
+
+    def _record_use(self, state: Dict[str, Any], claims: Dict[str, Any]) -> None:
+        """Accept each state and nonce once, for as long as the token could still pass."""
+        keep_for = self.validator.replay_window(claims)
+        authenticator = self.authenticator
+        if not authenticator.used_nonces.use(digest(claims["nonce"]), keep_for):
+            raise ReplayError("This id_token was already used; start the launch again.")
+        if not authenticator.used_states.use(digest(state["state_id"]), keep_for):
+            raise ReplayError("This launch was already used; start it again from your course.")
+
+    def _next_url(self, state: Dict[str, Any], claims: Dict[str, Any]) -> str:
+        """Where to go after login, as the *signed* ``target_link_uri`` says.
+
+        The state's next URL came from the unsigned login initiation; it is used only
+        when the signed claim implies the same place.
+        """
+        signed = sanitize_next_url(
+            next_url_from_target_link_uri(
+                claims.get(TARGET_LINK_URI_CLAIM, ""), self.base_url, self.hub.base_url
+            ),
+            self.base_url,
+        )
+        return signed
+
+    # -- platform storage (cookie-less launches) ---------------------------------------
 
     async def _ask_platform_storage(self) -> bool:
         """Without cookies, a launch that stored its state in the platform asks for it.
 
-        The form is parked (after its token's signature checked out, so only genuine
-        launches take a place) and the answer is a page that reads state and nonce state
-        back from the platform's storage frame and posts them here with the ticket.
+        Only for a state this hub minted with a storage target. The form is parked
+        (after its token's signature and nonce checked out, one place per token) and
+        the answer is a page that reads state and nonce state back from the platform's
+        storage frame and posts them here with the ticket.
         """
-        if self._remembered_in != "cookies" or self._get_launch_cookie(STATE_COOKIE_NAME):
+        url_state = self._get_state_from_url()
+        if not url_state or self._remembered_state(url_state):
             return False
-        posted = self._posted_state()
-        target = storage.storage_target(posted.get("storage"))
+        try:
+            fields = open_state(self._state_key(), url_state)
+        except StateError:
+            return False  # check_state refuses it with the usual message
+        target = storage.storage_target(fields.get("storage"))
         if not target:
             return False
-        self._state = posted
-        registration = self._launch_registration()
-        await self._verify_id_token(registration)
+        self._state_fields = fields
+        registration = self._launch_registration(fields)
+        self.validator.validate_auth_response(self._args)
+        await self._prefetch_signing_key()
+        claims = self.validator.verify_and_decode_jwt(
+            encoded_jwt=self._args["id_token"],
+            issuer=registration.issuer,
+            audience=registration.client_ids,
+            jwks_endpoint=registration.jwks_endpoint,
+            jwks_algorithms=self.authenticator.jwks_algorithms,
+        )
+        if claims.get("nonce") != fields.get("nonce"):
+            raise TokenError("OAuth nonce mismatch", reason="nonce_mismatch")
         ticket = self.authenticator.parked_launches.park(
-            {"id_token": self._args["id_token"], "state": self._args["state"]}
+            digest(claims["nonce"]),
+            {"id_token": self._args["id_token"], "state": url_state},
+            keep_for=storage.PARKING_TTL,
         )
         origins = storage.platform_origins(registration)
         self.set_header("Content-Type", "text/html; charset=UTF-8")
@@ -420,33 +748,63 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
                 target=target,
                 origin=origins[0],
                 origins=origins,
-                keys=storage.storage_keys(posted["state_id"]),
+                keys=storage.storage_keys(fields["state_id"]),
                 ticket=ticket,
                 action=self.request.path,
             )
         )
         return True
 
+    def _require_same_origin(self) -> None:
+        """The ticket POST must come from this hub's own storage page.
+
+        A page elsewhere could otherwise make a victim's browser finish a launch parked
+        by someone else (login CSRF). Browsers send ``Origin`` on every form POST, and
+        ``Sec-Fetch-Site`` too; a request with neither is refused.
+        """
+        origin = self.request.headers.get("Origin")
+        if origin is not None:
+            if origin.lower() == self._public_origin().lower():
+                return
+        elif self.request.headers.get("Sec-Fetch-Site") == "same-origin":
+            return
+        raise StateError(
+            "The launch could only be finished from this hub's own sign-in page.",
+            reason="cross_origin_ticket",
+            hint=START_AGAIN_HINT,
+        )
+
     def _resume_from_platform_storage(self) -> None:
-        """The storage page's POST: the parked form, with what the platform kept."""
+        """The storage page's POST: the parked form, with what the platform kept for it."""
+        self._require_same_origin()
         answer = self._args
         parked = self.authenticator.parked_launches.take(answer.get(storage.TICKET_FIELD))
         if parked is None:
             raise StateError(
                 "OAuth state missing from cookies, and this launch is not (or no longer) "
                 "waiting for the platform's storage.",
-                hint="Start the launch again from your course.",
+                reason="unknown_ticket",
+                hint=START_AGAIN_HINT,
             )
         self._args = parked
-        self._remembered_in = "storage"
+        self._remembered_in = PLATFORM_STORAGE
         if answer.get(storage.ERROR_FIELD):
-            self._log_context["storage_error"] = _clip(answer[storage.ERROR_FIELD], 40)
+            self._log_context["storage_error"] = answer[storage.ERROR_FIELD]
             self._remembered = {}
-        else:
-            self._remembered = {
-                STATE_COOKIE_NAME: answer.get(storage.STATE_FIELD),
-                NONCE_STATE_COOKIE_NAME: answer.get(storage.NONCE_STATE_FIELD),
-            }
+            return
+        kept_state = answer.get(storage.STATE_FIELD) or ""
+        if not hmac.compare_digest(kept_state.encode(), parked["state"].encode()):
+            raise StateError(
+                "OAuth state mismatch: the platform's storage holds another launch.",
+                reason="storage_state_mismatch",
+                hint=START_AGAIN_HINT,
+            )
+        self._remembered = {
+            STATE_COOKIE_NAME: kept_state,
+            NONCE_STATE_COOKIE_NAME: answer.get(storage.NONCE_STATE_FIELD),
+        }
+
+    # -- the page for browsers that kept nothing ----------------------------------------
 
     def _cookies_blocked_error(self, message: str) -> StateError:
         """The refusal for a browser that kept nothing: with a way to start over."""
@@ -458,10 +816,9 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
         """The readable page: what happened, and a link that starts the launch again.
 
         The link opens this hub's login initiation, in a new top-level window, with the
-        parameters the platform sent for this launch (kept in the state). There the
-        cookies are first-party, so the launch goes through; the platform's
-        authorization endpoint sees its own first-party session too. The target of the
-        link is always this hub's login URL: the parameters are checked there as usual.
+        parameters the platform sent for this launch (kept in the state this hub
+        minted; an unsigned state gets no link). There the cookies are first-party, so
+        the launch goes through. The link's target is always this hub's login URL.
         """
         text = (
             "Your browser did not let this page keep the small cookie the login needs. "
@@ -469,7 +826,11 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
             "blocks third-party cookies."
         )
         parts = [f"{html.escape(text)}</p><p>"]
-        relaunch = _relaunch_parameters(self._posted_state().get("relaunch") or {})
+        try:
+            fields = open_state(self._state_key(), self._get_state_from_url())
+        except StateError:
+            fields = {}
+        relaunch = _relaunch_parameters(fields.get("relaunch") or {})
         if {"iss", "login_hint", "target_link_uri"} <= relaunch.keys():
             url = self.authenticator.login_url(self.hub.base_url) + "?" + urlencode(relaunch)
             parts.append(
@@ -485,90 +846,26 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
             )
         return "".join(parts)
 
-    def check_state(self) -> Dict[str, Any]:
-        """The state posted by the platform must be the one this browser's login created.
+    # -- after login ----------------------------------------------------------------------
 
-        Compared with the state cookie, or with what the platform's storage kept for a
-        launch that used it (see :mod:`._platform_storage`).
-        """
-        cookie_state = self._remembered_value(STATE_COOKIE_NAME)
-        if not cookie_state:
-            if self._remembered_in == "storage":
-                raise self._cookies_blocked_error(
-                    "OAuth state missing from cookies and from the platform's storage."
-                )
-            raise self._cookies_blocked_error("OAuth state missing from cookies.")
-        url_state = self._args.get("state")
-        if not url_state:
-            raise StateError("OAuth state missing from URL.")
-        if url_state != cookie_state:
-            raise StateError(
-                "OAuth state mismatch.",
-                hint="Start the launch again from your course; do not reuse an old page.",
-            )
-        state = _deserialize_state(url_state)
-        if not isinstance(state.get("state_id"), str):
-            raise StateError("OAuth state mismatch: the state is malformed.")
-        if not self.authenticator.used_states.use(digest(state["state_id"])):
-            raise ReplayError("This launch was already used; start it again from your course.")
-        self._state = state
-        return state
-
-    def _launch_registration(self) -> PlatformRegistration:
-        registry = self.authenticator.registry
-        registration = registry.by_id(self._state.get("platform"))
-        if registration is None and len(registry.registrations) == 1:
-            registration = registry.registrations[0]
-        if registration is None:
-            raise StateError("The launch's platform is no longer configured on this hub.")
-        self._log_context = {
-            "iss": registration.issuer,
-            "client_id": ",".join(sorted(registration.client_ids)),
-        }
-        return registration
-
-    async def decode_and_validate_launch_request(self) -> Dict[str, Any]:
-        """Verify the id_token against the registration this login started with.
-
-        Async since 2.0 (the platform's keys are fetched without blocking).
-        """
-        registration = self._launch_registration()
-        claims = await self._verify_id_token(registration)
-        self._log_context["deployment_id"] = claims.get(DEPLOYMENT_ID_CLAIM)
-        self.validator.validate_azp_claim(claims, registration.client_ids)
-        self.check_nonce(claims)
-        self.validator.validate_id_token(claims)
-        self.validator.validate_deployment(claims, registration.deployment_ids)
-        return claims
-
-    async def _verify_id_token(self, registration: PlatformRegistration) -> Dict[str, Any]:
-        """Signature and registered claims, against this registration's keys and ids only."""
-        return await self.validator.verify_and_decode_jwt(
-            self._args["id_token"],
-            issuer=registration.issuer,
-            audience=registration.client_ids,
-            jwks_endpoint=registration.jwks_endpoint,
-            jwks_algorithms=self.authenticator.jwks_algorithms,
-        )
-
-    def check_nonce(self, claims: Dict[str, Any]) -> None:
-        """The token's nonce must derive from this browser's nonce state, and be new."""
-        nonce_state = self._remembered_value(NONCE_STATE_COOKIE_NAME)
-        if not nonce_state:
-            raise self._cookies_blocked_error("Missing nonce state cookie.")
-        if claims.get("nonce") != get_nonce(nonce_state):
-            raise TokenError("OAuth nonce mismatch.", reason="nonce_mismatch")
-        if not self.authenticator.used_nonces.use(digest(claims["nonce"])):
-            raise ReplayError("This id_token was already used; start the launch again.")
+    def _clear_this_launchs_cookies(self) -> None:
+        if self._remembered_in != COOKIES:
+            return
+        for name in self._state_cookie_names(self._get_state_from_url()):
+            if self.get_cookie(name):
+                self._clear_launch_cookie(name)
 
     def get_next_url(self, user: Any = None, default: Optional[str] = None) -> str:
-        """The next URL remembered in the state, else JupyterHub's default."""
-        next_url = sanitize_next_url(getattr(self, "_state", {}).get("next_url", ""), self.base_url)
+        """The launch's next URL (from the signed ``target_link_uri``), else JupyterHub's."""
+        if self.launch is not None:
+            next_url = self.launch.next_url
+        else:
+            next_url = sanitize_next_url((self._state_fields or {}).get("next_url", ""))
         if next_url:
             return next_url
         return super().get_next_url(user, default=default)
 
-    def redirect_to_next_url(self, user: Any) -> None:
+    async def redirect_to_next_url(self, user: Any) -> None:
         self.redirect(self.get_next_url(user))
 
 
@@ -585,6 +882,8 @@ class LTI13ConfigHandler(_LTI13Handler):
             public_jwk_url=origin + self.authenticator.tool_jwks_url(self.hub.base_url),
         )
         self.set_header("Content-Type", "application/json; charset=UTF-8")
+        # Its URLs depend on the request's Host unless public_url is set: never cache it.
+        self.set_header("Cache-Control", "no-store")
         self.write(json.dumps(document, indent=2))
 
 

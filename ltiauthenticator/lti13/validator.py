@@ -4,17 +4,19 @@ The validator knows nothing about tornado's web layer. It raises the errors of
 :mod:`ltiauthenticator.lti13.error`; the handlers translate them to HTTP responses.
 
 Order of the checks on a launch (STYLE: state first, then the token):
-header (``alg``, ``kid``) → signature → claim types → ``iss`` → ``aud`` → ``exp`` /
-``iat`` / ``nbf`` / ``max_age`` → ``azp`` → nonce (by the handler) → message claims →
-deployment allowlist → username (by the authenticator). Nothing switches the
-signature check off.
+header (``alg``, ``kid``, ``crit``) → signature → claim types → ``exp`` / ``iat`` /
+``nbf`` → ``iss`` → ``aud`` → message claims and ``max_age`` → deployment allowlist →
+``azp`` → nonce (by the handler) → username (by the authenticator). The launch path
+never switches the signature check off.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Union
 
+import jwt
+from jwt.exceptions import PyJWTError
 from traitlets import Any as AnyTrait
 from traitlets import Instance, Integer, default
 from traitlets.config import LoggingConfigurable
@@ -143,38 +145,73 @@ class LTI13LaunchValidator(LoggingConfigurable):
 
     # -- the id_token --------------------------------------------------------------
 
-    async def verify_and_decode_jwt(
+    def verify_and_decode_jwt(
         self,
-        encoded_jwt: str,
+        encoded_jwt: Union[str, bytes],
         issuer: str,
-        audience: Iterable[str],
+        audience: Optional[Iterable[str]],
         jwks_endpoint: str,
         jwks_algorithms: Iterable[str],
+        **kwargs: Any,
     ) -> Dict[str, Any]:
         """Verify the id_token's signature and registered claims; return its claims.
 
-        Async since 2.0: the platform's keys come from the shared, non-blocking key cache.
+        Synchronous, as in the established plugin. The key comes from the shared key
+        cache, which the launch handler fills (without blocking) before calling this.
+        Called on a cold cache (a subclass, a unit test), it falls back to a blocking
+        fetch through PyJWT's ``PyJWKClient``; the launch path never does.
+
+        Errors keep PyJWT's messages: ``Signature verification failed``, ``Invalid
+        issuer``, ``Signature has expired``, ``The token is not yet valid (iat)``,
+        ``Audience doesn't match``, ``Invalid audience``. ``options={"verify_signature":
+        False}`` returns the claims unverified, for callers who ask for exactly that.
         """
+        if isinstance(encoded_jwt, bytes):
+            encoded_jwt = encoded_jwt.decode("utf-8", errors="replace")
         if len(encoded_jwt) > self.max_token_length:
             raise PayloadTooLargeError(
                 f"The id_token is longer than the {self.max_token_length} characters accepted."
             )
         parsed = _jwt.parse_compact(encoded_jwt)
+        options = kwargs.get("options") or {}
+        if options.get("verify_signature") is False:
+            return _jwt.decode_payload(parsed)
         alg = self._accepted_alg(parsed.header, jwks_algorithms)
         kid = parsed.header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise TokenError("The id_token's header names no signing key (kid).", reason="no_kid")
-        key = await self.key_cache.get_signing_key(jwks_endpoint, kid, alg)
+        key = self._signing_key(jwks_endpoint, kid, alg)
         claims = _jwt.verify_signature(parsed, key, alg)
 
         _claims.check_claim_types(claims)
         _claims.require_claims(claims, LTI13_REQUIRED_TOKEN_CLAIMS)
+        _claims.check_time_claims(claims, now=self.clock(), leeway=self.time_leeway)
         _claims.check_issuer(claims, issuer)
         _claims.check_audience(claims, audience)
-        _claims.check_time_claims(
-            claims, now=self.clock(), leeway=self.time_leeway, max_age=self.max_age
-        )
         return claims
+
+    def _signing_key(self, jwks_endpoint: str, kid: str, alg: str) -> Any:
+        key = self.key_cache.cached_signing_key(jwks_endpoint, kid, alg)
+        if key is not None:
+            return key
+        if not jwks_endpoint:
+            raise TokenError("No JWKS endpoint is configured to verify the id_token with.")
+        # Cold cache outside the launch path only: the established plugin's blocking fetch.
+        try:
+            return jwt.PyJWKClient(jwks_endpoint).get_signing_key(kid).key
+        except PyJWTError as e:
+            raise TokenError(str(e)) from None
+
+    def replay_window(self, claims: Mapping[str, Any]) -> float:
+        """Seconds from now until these claims could no longer pass the checks.
+
+        A used nonce must be remembered at least that long: ``exp`` (Canvas sends an
+        hour) or ``iat + max_age``, whichever comes later, plus the leeway.
+        """
+        last = claims["exp"]
+        if self.max_age:
+            last = max(last, claims["iat"] + self.max_age)
+        return max(last + self.time_leeway - self.clock(), 0.0) + 1
 
     @staticmethod
     def _accepted_alg(header: Mapping[str, Any], jwks_algorithms: Iterable[str]) -> str:
@@ -193,8 +230,12 @@ class LTI13LaunchValidator(LoggingConfigurable):
         _claims.check_azp(claims, client_ids)
 
     def validate_id_token(self, claims: Mapping[str, Any]) -> None:
-        """The LTI message claims: version, message type and what that type requires."""
+        """The LTI message claims (version, message type and what that type requires) and
+        the token's age (``max_age``)."""
         _claims.check_message_claims(claims)
+        _claims.check_max_age(
+            claims, now=self.clock(), leeway=self.time_leeway, max_age=self.max_age
+        )
 
     def validate_deployment(
         self, claims: Mapping[str, Any], allowed_deployment_ids: Optional[Iterable[str]]

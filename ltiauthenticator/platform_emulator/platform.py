@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlencode, urlsplit
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jwt.algorithms import RSAAlgorithm
 
 from ..lti13 import constants as c
@@ -123,11 +123,23 @@ class EmulatedPlatform:
         Signed as a plain JWS so that tests can sign claims of any type: PyJWT's
         ``jwt.encode`` would refuse, say, a non-string ``iss`` before signing.
         """
-        header = {"kid": self.signing_kid, **(headers or {})}
+        payload = json.dumps(dict(claims), separators=(",", ":")).encode()
+        return self.sign_raw_payload(payload, headers, key)
+
+    def sign_raw_payload(
+        self, payload: bytes, headers: Optional[Mapping[str, Any]] = None, key: Any = None
+    ) -> str:
+        """An RS256 JWS over ``payload`` exactly as given (even text that is not JSON)."""
+        header = {"alg": "RS256", "typ": "JWT", "kid": self.signing_kid, **(headers or {})}
         header = {k: v for k, v in header.items() if v is not None}
         signing_key = key if key is not None else self.keys[self.signing_kid]
-        payload = json.dumps(dict(claims), separators=(",", ":")).encode()
-        return jwt.api_jws.encode(payload, signing_key, algorithm="RS256", headers=header)
+        segments = [
+            base64.urlsafe_b64encode(part).rstrip(b"=")
+            for part in (json.dumps(header, separators=(",", ":")).encode(), payload)
+        ]
+        signing_input = b".".join(segments)
+        signature = signing_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+        return (signing_input + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
 
     @staticmethod
     def raw_token(header: Any, payload: bytes, signature: bytes = b"sig") -> str:

@@ -105,13 +105,12 @@ def test_problems_name_the_trait_to_fix():
 def test_platform_registration_problems():
     auth = make(
         platforms=[
-            {**GOOD, "client_id": "125900000000000329", "deployment": ["1"]},
-            {"issuer": "https://moodle.example.edu"},
+            {**GOOD, "client_id": "125900000000000329", "username_prefix": "a-"},
+            {"issuer": "https://moodle.example.edu", "username_prefix": "b-"},
         ],
         **GOOD,
     )
     problems = auth.configuration_problems()
-    assert any("platforms[0] has unknown key(s) ['deployment']" in p for p in problems)
     assert any("registered twice" in p for p in problems)
     assert "LTI13Authenticator.platforms[1].client_id is not set" in problems
     assert "LTI13Authenticator.platforms[1].jwks_endpoint is not set" in problems
@@ -119,7 +118,15 @@ def test_platform_registration_problems():
 
 def test_single_issuer_traits_and_platforms_form_registrations():
     auth = make(
-        platforms=[{**GOOD, "issuer": "https://moodle.example.edu", "client_id": "m"}], **GOOD
+        platforms=[
+            {
+                **GOOD,
+                "issuer": "https://moodle.example.edu",
+                "client_id": "m",
+                "username_prefix": "moodle-",
+            }
+        ],
+        **GOOD,
     )
     registry = auth.registry
     assert [r.issuer for r in registry.registrations] == [

@@ -10,6 +10,7 @@ from ltiauthenticator.lti13._state import (
     next_url_from_target_link_uri,
     sanitize_next_url,
 )
+from ltiauthenticator.lti13.error import BusyError
 from ltiauthenticator.lti13.handlers import (
     NONCE_STATE_COOKIE_NAME,
     STATE_COOKIE_NAME,
@@ -92,6 +93,23 @@ def test_single_use_record_is_single_use_expiring_and_bounded():
     assert record.use("a") and not record.use("a")
     now[0] = 11
     assert record.use("a")  # expired, so forgotten
-    for i in range(1000):
+    for i in range(99):
         record.use(f"v{i}")
     assert len(record) == 100
+    # full of live entries: refuse (503) rather than forget a value that could be replayed
+    with pytest.raises(BusyError):
+        record.use("one-too-many")
+    assert not record.use("a") and record.refused == 1
+    now[0] = 22  # everything expired: room again
+    assert record.use("one-too-many")
+
+
+def test_single_use_record_keeps_each_value_for_its_own_time():
+    now = [0.0]
+    record = SingleUseRecord(ttl=10, clock=lambda: now[0])
+    record.use("short")
+    record.use("long", keep_for=3600)
+    now[0] = 600
+    assert record.use("short") and not record.use("long")
+    now[0] = 3601
+    assert record.use("long")
