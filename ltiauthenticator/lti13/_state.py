@@ -317,6 +317,9 @@ class SingleUseRecord(ExpiringEntries):
         #: How long a value is kept when the caller does not say.
         self.ttl = ttl
 
+    def __contains__(self, value: object) -> bool:
+        return value in self._live()
+
     def use(self, value: str, keep_for: Optional[float] = None) -> bool:
         """Record ``value`` for ``keep_for`` seconds; False when it was already used."""
         if value in self._live():

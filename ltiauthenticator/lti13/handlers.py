@@ -613,6 +613,15 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
         """
         url_state = self._get_state_from_url()
         remembered = self._remembered_state(url_state)
+        if not remembered and self._holds_other_launches():
+            # The browser kept cookies, just none for this state: another browser's (or
+            # an old) launch, not a browser that blocks cookies.
+            raise self._http_error(
+                StateError(
+                    "OAuth state mismatch",
+                    hint="Start the launch again from your course; do not reuse an old page.",
+                )
+            )
         if not remembered:
             if self._remembered_in == PLATFORM_STORAGE:
                 raise self._http_error(
@@ -639,6 +648,12 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
             raise self._http_error(e) from None
         self._state_fields = fields
         return fields
+
+    def _holds_other_launches(self) -> bool:
+        if self._remembered_in != COOKIES:
+            return False
+        prefixes = tuple(launch_cookie_names("", secure)[0][:-16] for secure in (True, False))
+        return any(name.startswith(prefixes) for name in self.request.cookies)
 
     def _registration_named_by(self, state: Dict[str, Any]) -> Optional[PlatformRegistration]:
         registry = self.authenticator.registry
@@ -735,6 +750,8 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
         )
         if claims.get("nonce") != fields.get("nonce"):
             raise TokenError("OAuth nonce mismatch", reason="nonce_mismatch")
+        if digest(claims["nonce"]) in self.authenticator.used_nonces:
+            raise ReplayError("This id_token was already used; start the launch again.")
         ticket = self.authenticator.parked_launches.park(
             digest(claims["nonce"]),
             {"id_token": self._args["id_token"], "state": url_state},

@@ -66,8 +66,10 @@ def multi_hub(hub_with, emulator, moodle, partner):
             "jwks_endpoint": "",
             "platforms": [
                 registration(emulator, name="canvas", deployment_ids=["deployment-1"]),
-                registration(moodle, name="moodle", username_key="custom_uname"),
-                registration(partner, name="canvas-partner"),
+                registration(
+                    moodle, name="moodle", username_key="custom_uname", username_prefix="moodle-"
+                ),
+                registration(partner, name="canvas-partner", username_prefix="partner-"),
             ],
         }
     )
@@ -78,10 +80,10 @@ def test_each_platform_launches_with_its_own_keys_and_settings(
 ):
     for server, expected in (
         (emulator, f"{user}a@example.edu"),
-        (moodle, f"{user}b"),  # this registration reads custom uname
-        (partner, f"{user}c@example.edu"),
+        (moodle, f"moodle-{user}b"),  # this registration reads custom uname, in its namespace
+        (partner, f"partner-{user}c@example.edu"),
     ):
-        suffix = expected[len(user)]
+        suffix = expected.split(user, 1)[1][0]
         _, url = server.start_launch(user=user + suffix)
         response = LaunchClient().launch(url).callback
         assert response.status_code == 302, (server.url, response.text[-600:])
@@ -169,9 +171,9 @@ RECIPE = {
     "LTI13Authenticator": {
         "role_scopes": {
             "Instructor": [
-                "access:servers!group={context_label}-learners",
-                "read:users!group={context_label}-learners",
-                "list:users!group={context_label}-learners",
+                "access:servers!group={course}-learners",
+                "read:users!group={course}-learners",
+                "list:users!group={course}-learners",
             ]
         },
         "admin_roles": {"system:Administrator"},
@@ -201,12 +203,13 @@ def test_instructors_reach_their_students_and_students_do_not(hub_with, emulator
     teacher, student, outsider = (
         f"{n}{user}@example.edu" for n in ("teacher", "student", "outsider")
     )
-    assert hub.user(teacher)["groups"] == [f"phys-{user}-instructors"]
-    assert hub.user(student)["groups"] == [f"phys-{user}-learners"]
-    assert hub.user(outsider)["groups"] == [f"chem-{user}-learners"]
+    # groups are keyed on the platform (its issuer's host here) and the course's context_id
+    assert hub.user(teacher)["groups"] == [f"localhost-c-{user}-instructors"]
+    assert hub.user(student)["groups"] == [f"localhost-c-{user}-learners"]
+    assert hub.user(outsider)["groups"] == [f"localhost-o-{user}-learners"]
 
     teacher_scopes = set(_whoami(clients["teacher"], hub)["scopes"])
-    assert f"access:servers!group=phys-{user}-learners" in teacher_scopes
+    assert f"access:servers!group=localhost-c-{user}-learners" in teacher_scopes
     student_scopes = set(_whoami(clients["student"], hub)["scopes"])
     assert not any(s.startswith("access:servers!group") for s in student_scopes)
 
