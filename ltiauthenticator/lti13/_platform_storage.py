@@ -251,8 +251,10 @@ class ParkedLaunches(ExpiringEntries):
     def stored_bytes(self) -> int:
         """The size of the parked forms (what the byte bound applies to)."""
         self._live()
-        self._bytes = sum(_size(form) for _, (_, form) in self._entries.values())
         return self._bytes
+
+    def _removed(self, value: Any) -> None:
+        self._bytes -= _size(value[1])
 
     def park(self, key: str, form: Dict[str, str], keep_for: float = PARKING_TTL) -> str:
         """Keep ``form`` under ``key`` (the token's nonce digest); return its ticket."""
@@ -262,14 +264,16 @@ class ParkedLaunches(ExpiringEntries):
                 reason="already_parked",
                 hint="Start the launch again from your course.",
             )
-        if self.stored_bytes + _size(form) > self.max_bytes or not self._add(
-            key, (secrets.token_urlsafe(24), dict(form)), self.clock() + keep_for
+        size = _size(form)
+        secret = secrets.token_urlsafe(24)
+        if self.stored_bytes + size > self.max_bytes or not self._add(
+            key, (secret, dict(form)), self.clock() + keep_for
         ):
             raise BusyError(
                 "Too many launches are waiting for the platform's storage; try again in a minute.",
                 reason="parking_full",
             )
-        secret = self._entries[key][1][0]
+        self._bytes += size
         return f"{key}.{secret}"
 
     def take(self, ticket: Any) -> Optional[Dict[str, str]]:

@@ -283,7 +283,11 @@ class ExpiringEntries:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == expires_at:
                 del self._entries[key]
+                self._removed(entry[1])
         return self._entries
+
+    def _removed(self, value: Any) -> None:
+        """Called for each entry that expired or was taken (for subclasses' accounting)."""
 
     def _add(self, key: str, value: Any, expires_at: float) -> bool:
         entries = self._live()
@@ -299,7 +303,10 @@ class ExpiringEntries:
 
     def _pop(self, key: str) -> Any:
         entry = self._live().pop(key, None)
-        return entry[1] if entry else None
+        if entry is None:
+            return None
+        self._removed(entry[1])
+        return entry[1]
 
 
 class SingleUseRecord(ExpiringEntries):
