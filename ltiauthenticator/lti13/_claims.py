@@ -200,7 +200,7 @@ def _check_context(claims: Claims) -> None:
 
 
 def validate_resource_link(claims: Claims) -> None:
-    require_claims(claims, c.LTI13_RESOURCE_LINK_REQUIRED_CLAIMS)
+    require_claims(claims, c.RESOURCE_LINK_REQUIRED_CLAIM_NAMES)
     _require_text(
         claims[c.RESOURCE_LINK_CLAIM].get("id"),
         "LTI 'resource_link' claim's id",
@@ -210,7 +210,7 @@ def validate_resource_link(claims: Claims) -> None:
 
 
 def validate_deep_linking(claims: Claims) -> None:
-    require_claims(claims, c.LTI13_DEEP_LINKING_REQUIRED_CLAIMS)
+    require_claims(claims, c.DEEP_LINKING_REQUIRED_CLAIM_NAMES)
     settings = claims[c.DEEP_LINKING_SETTINGS_CLAIM]
     _require_text(settings.get("deep_link_return_url"), "deep linking return URL")
     for name in ("accept_types", "accept_presentation_document_targets"):

@@ -69,9 +69,11 @@ def username_from_claims(claims: Mapping[str, Any], username_key: UsernameKey) -
         value = claims.get("sub")
     if not _usable(value):
         key_name = getattr(username_key, "__name__", username_key)
+        if isinstance(key_name, str) and key_name.startswith(CUSTOM_PREFIX):
+            key_name = key_name[len(CUSTOM_PREFIX) :]  # as the established plugin names it
         raise LoginError(
-            f"Unable to set the username with username_key {key_name}: the launch "
-            "carries neither that claim nor a 'sub' claim.",
-            hint="Ask the LMS administrator to share the user's identity with this tool.",
+            f"Unable to set the username with username_key {key_name}",
+            hint="The launch carries neither that claim nor a 'sub' claim: ask the LMS "
+            "administrator to share the user's identity with this tool.",
         )
     return str(value).strip()

@@ -85,6 +85,12 @@ class LTI13Authenticator(Authenticator):
 
     login_service = "LTI 1.3"
 
+    #: The handler classes :meth:`get_handlers` serves; subclasses may replace them.
+    login_handler = LTI13LoginInitHandler
+    callback_handler = LTI13CallbackHandler
+    config_handler = LTI13ConfigHandler
+    jwks_handler = LTI13JWKSHandler
+
     issuer = Unicode(
         "",
         config=True,
@@ -626,10 +632,10 @@ class LTI13Authenticator(Authenticator):
         if self.allow_iframe:
             _embedding.allow_hub_in_iframe(app, self.registry.registrations, self.log)
         return [
-            (r"/lti13/oauth_login", LTI13LoginInitHandler),
-            (r"/lti13/oauth_callback", LTI13CallbackHandler),
-            (r"/lti13/config", LTI13ConfigHandler),
-            (r"/lti13/jwks", LTI13JWKSHandler),
+            (self.login_url(""), self.login_handler),
+            (self.callback_url(""), self.callback_handler),
+            (self.config_json_url(""), self.config_handler),
+            (self.tool_jwks_url(""), self.jwks_handler),
         ]
 
     def get_uri_scheme(self, request: HTTPServerRequest) -> str:
@@ -662,12 +668,15 @@ class LTI13Authenticator(Authenticator):
         finally:
             CURRENT_REGISTRATION.reset(token)
 
-    async def authenticate(self, handler: Any, data: Dict[str, Any]) -> Dict[str, Any]:
+    async def authenticate(
+        self, handler: Any, data: Optional[Dict[str, Any]] = None
+    ) -> Dict[str, Any]:
         """Turn the verified launch claims (``data``) into a JupyterHub user model.
 
         With ``manage_groups`` / ``manage_roles`` on, the model also carries the groups
         and roles the rules give this launch; with ``admin_roles``, the admin flag.
         """
+        data = data or {}
         launch = getattr(handler, "launch", None)
         registration = launch.registration if launch is not None else None
         registration = registration or self.registry.for_claims(data)

@@ -26,11 +26,12 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional, Tuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import jupyterhub
 from jupyterhub.handlers import BaseHandler
 from tornado import web
 from tornado.web import decode_signed_value
 
-from ..utils import arguments_with_repeats, convert_request_to_dict
+from ..utils import arguments_with_repeats
 from . import _jwt, _metrics
 from . import _platform_storage as storage
 from ._embedding import frame_ancestors
@@ -83,6 +84,8 @@ COOKIES_BLOCKED_HINT = (
     "try again."
 )
 START_AGAIN_HINT = "Start the launch again from your course."
+
+_REASON_IS_A_HEADLINE = int(jupyterhub.__version__.split(".")[0]) >= 5
 
 #: Relaunch parameters larger than this stay out of the state (cookie and URL sizes).
 MAX_RELAUNCH_BYTES = 1024
@@ -183,6 +186,21 @@ class _LTI13Handler(BaseHandler):
         html_message = getattr(e, "html_message", "")
         if html_message:
             self._lti13_html_message = f"{html.escape(e.message)}</p><p>{html_message}"
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # JupyterHub 5+ uses the exception's reason as the page's headline (else the whole
+        # message); the exception keeps the standard reason, so lend it the short title
+        # while the page renders. JupyterHub 4 would show the reason *instead of* the
+        # message, so there the headline stays the standard one.
+        exception = (kwargs.get("exc_info") or (None, None))[1]
+        domain_error = getattr(exception, "lti13_error", None)
+        if domain_error is None or not _REASON_IS_A_HEADLINE:
+            return super().write_error(status_code, **kwargs)
+        exception.reason = domain_error.title
+        try:
+            return super().write_error(status_code, **kwargs)
+        finally:
+            exception.reason = None
 
     @property
     def template_namespace(self) -> Dict[str, Any]:
@@ -378,7 +396,7 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
         It carries the sanitised next URL, the chosen registration and the nonce of
         this login; :func:`._state.open_state` refuses any state the hub did not make.
         """
-        args = getattr(self, "_login_args", None) or convert_request_to_dict(self.request.arguments)
+        args = getattr(self, "_login_args", None) or arguments_with_repeats(self.request.arguments)
         next_url = args.get("next") or next_url_from_target_link_uri(
             args.get("target_link_uri", ""), self.base_url, self.hub.base_url
         )
@@ -432,8 +450,10 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
         }
         if lti_message_hint:
             params["lti_message_hint"] = lti_message_hint
-        registration = self._registration or self.authenticator.registry.registrations[0]
-        authorize_url = registration.authorize_url
+        registration = self._registration
+        authorize_url = (
+            registration.authorize_url if registration else self.authenticator.authorize_url
+        )
         separator = "&" if urlsplit(authorize_url).query else "?"
         url = authorize_url + separator + urlencode({k: v for k, v in params.items() if v})
         if self._storage_target:
@@ -487,7 +507,7 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
 
     async def post(self) -> None:
         with self._refusals("launch"):
-            self._args = arguments_with_repeats(self.request.body_arguments)
+            self._args = arguments_with_repeats(self.request.arguments)
             if storage.TICKET_FIELD in self._args:
                 self._resume_from_platform_storage()
             elif await self._ask_platform_storage():
@@ -513,9 +533,7 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
     @property
     def _launch_args(self) -> Dict[str, Any]:
         if not hasattr(self, "_args"):
-            self._args = convert_request_to_dict(
-                self.request.body_arguments or self.request.arguments
-            )
+            self._args = arguments_with_repeats(self.request.arguments)
         return self._args
 
     # -- the key, before the synchronous checks ------------------------------------------
@@ -876,8 +894,9 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
         """The launch's next URL (from the signed ``target_link_uri``), else JupyterHub's."""
         if self.launch is not None:
             next_url = self.launch.next_url
-        else:
-            next_url = sanitize_next_url((self._state_fields or {}).get("next_url", ""))
+        else:  # called outside a launch (a subclass): the state's, as the established plugin
+            state = _deserialize_state(self._get_state_from_url())
+            next_url = sanitize_next_url(state.get("next_url", ""), self.base_url)
         if next_url:
             return next_url
         return super().get_next_url(user, default=default)

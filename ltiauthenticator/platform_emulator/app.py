@@ -108,19 +108,28 @@ class EmbedHandler(_Handler):
     """
 
     def get(self) -> None:
+        # ?links=2 shows two tool links side by side, as a course page with two
+        # activities does: two launches in flight in one browser at once.
+        links = 2 if self.get_argument("links", "1") == "2" else 1
         src = "launch?" + self.request.query
+        frames = "".join(
+            f"<iframe id='{name}' name='{name}' allow='clipboard-read; clipboard-write'></iframe>"
+            for name in ["tool", "tool2"][:links]
+        )
+        start = "".join(
+            f"document.getElementById('{name}').src = {_script_json(src)};"
+            for name in ["tool", "tool2"][:links]
+        )
         self.write(
             _page(
                 "Course tool",
                 "<h1>DATA101 — Notebook</h1>"
-                "<iframe id='tool' name='tool' allow='clipboard-read; clipboard-write'>"
-                "</iframe>"
+                + frames
                 + _storage_frame()
                 + "<script>document.querySelector('iframe[name="
                 + STORAGE_FRAME
                 + "]')"
-                ".addEventListener('load', function () {"
-                f"document.getElementById('tool').src = {_script_json(src)}; }});</script>",
+                + f".addEventListener('load', function () {{ {start} }});</script>",
             )
         )
 

@@ -197,6 +197,7 @@ def https_hub(tls_hub_pool: HubPool, lms: TLSEmulator):
                 "authorize_url": lms.url + "/authorize",
                 "jwks_endpoint": lms.jwks_url,
                 "allow_iframe": allow_iframe,
+                "frame_origins": [lms.url],
             }
         }
         return tls_hub_pool.get(render_config(config))
