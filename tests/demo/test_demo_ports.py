@@ -8,7 +8,9 @@ is a real HTTP server that answers 200 on ``/hub/api/`` like a hub would.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -23,6 +25,7 @@ from tornado.httpclient import AsyncHTTPClient
 from ltiauthenticator._localhub import HOST, free_port
 from ltiauthenticator.demo import LOCK_FILE, Probe, is_our_hub, state_lock, wait_for_hub
 
+from ..support.emulator import EmulatorServer
 from ..support.hub import Hub
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,3 +166,22 @@ async def test_a_real_hub_is_recognised_by_its_probe_token(hub: Hub) -> None:
     assert await is_our_hub(client, hub.url, Probe(name="tests", token=hub.token))
     assert not await is_our_hub(client, hub.url, Probe(name="tests", token="0" * 32))
     assert not await is_our_hub(client, hub.url, Probe(name="other", token=hub.token))
+
+
+def test_the_readme_names_the_course_page_as_it_reads() -> None:
+    """The README's row labels (in italics) and button texts (in bold) are on the page."""
+    readme = (REPO / "README.md").read_text()
+    paragraph = readme[readme.index("**The demo**") :].split("\n\n", 1)[0]
+    paragraph = " ".join(paragraph.replace("**The demo**", "").split())
+    buttons = re.findall(r"\*\*(.+?)\*\*", paragraph)
+    rows = re.findall(r"(?<!\*)\*([^*]+?)\*(?!\*)", paragraph)
+    assert buttons and rows, paragraph
+    port = free_port()
+    server = EmulatorServer(HOST, port, hub_url="http://127.0.0.1:8000").start()
+    try:
+        page = requests.get(server.url + "/", timeout=10).text
+    finally:
+        server.stop()
+    visible = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    for text in buttons + rows:
+        assert text in visible, (text, visible)
