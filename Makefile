@@ -1,6 +1,7 @@
 # Two commands for a fresh machine: `make demo` and `make test`.
-# Both install what they need first (a virtualenv in .venv, node tools in node_modules,
-# and, for the browser tests, Debian's chromium and chromium-driver).
+# Both install what they need first: a virtualenv in .venv and node tools in node_modules.
+# `make demo` installs only the package with JupyterLab; `make test` adds the test and
+# docs packages and, for the browser tests, Debian's chromium and chromium-driver.
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,6 +15,11 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml docs/requirements.txt
 	$(BIN)/pip install --quiet -e ".[test]" -r docs/requirements.txt
+	touch $@
+
+# The demo needs the package and JupyterLab only (the full install above includes both).
+$(VENV)/.installed-demo: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e ".[demo]"
 	touch $@
 
 node_modules/.installed: package.json
@@ -41,8 +47,11 @@ test-jupyterhub4: node_modules/.installed
 	$(JH4_VENV)/bin/pip install --quiet "jupyterhub==4.1.6" -e ".[test]"
 	$(JH4_VENV)/bin/python -m pytest tests/unit tests/flow -p no:cacheprovider
 
-demo: install
-	$(BIN)/python -m ltiauthenticator.demo
+# Other ports: make demo HUB_PORT=8001 LMS_PORT=8766
+HUB_PORT ?= 8000
+LMS_PORT ?= 8765
+demo: $(VENV)/.installed-demo node_modules/.installed
+	$(BIN)/python -m ltiauthenticator.demo --hub-port $(HUB_PORT) --lms-port $(LMS_PORT)
 
 benchmark: install
 	$(BIN)/python benchmarks/launch_storm.py

@@ -22,3 +22,10 @@ c.LTI13Authenticator.username_key = "email"
 # Keep the launch claims (course, roles, ...) for spawners and course tooling.
 # Needs the JUPYTERHUB_CRYPT_KEY environment variable (`openssl rand -hex 32`).
 c.Authenticator.enable_auth_state = True
+
+# A spawner that needs no Unix account per user: JupyterHub's default spawner does, and an
+# e-mail username has none (the first launch would end in HTTP 500). "simple" runs every
+# user's JupyterLab as the hub's own OS user, without isolation: for a trial only. In
+# production use DockerSpawner or KubeSpawner (see the install page in the docs).
+c.JupyterHub.spawner_class = "simple"
+c.Spawner.default_url = "/lab"

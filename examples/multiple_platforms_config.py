@@ -21,21 +21,22 @@ c.LTI13Authenticator.platforms = [
         "client_id": "Xk3dPq9sLm2vTz7",
         "authorize_url": "https://moodle.example.edu/mod/lti/auth.php",
         "jwks_endpoint": "https://moodle.example.edu/mod/lti/certs.php",
-        # Moodle sends the login name only as a custom parameter you define:
-        # `username=$User.username` in the tool's "Custom parameters".
+        # Moodle's login name, from a custom parameter you define in the tool:
+        # `username=$User.username` (Moodle also sends it as "ext.user_username" when the
+        # tool may see names).
         "username_key": "custom_username",
     },
     {
-        # Open edX issues one client id per course component: list them all.
+        # Open edX gives each LTI component its own client id and its own key set: one
+        # entry per component (entries sharing an issuer need distinct names). The keyset
+        # URL ends in the component's configuration id, a UUID other than its client id:
+        # copy both from the component's preview in Studio.
         "name": "open-edx",
         "issuer": "https://lms.example.org",
-        "client_id": [
-            "0f9a6a3e-7b9b-4d36-9d43-6f1f6a2b9a10",
-            "5c2d1e4f-8a7b-4c6d-9e0f-1a2b3c4d5e6f",
-        ],
+        "client_id": "0f9a6a3e-7b9b-4d36-9d43-6f1f6a2b9a10",
         "authorize_url": "https://lms.example.org/api/lti_consumer/v1/launch/",
         "jwks_endpoint": "https://lms.example.org/api/lti_consumer/v1/public_keysets/"
-        "0f9a6a3e-7b9b-4d36-9d43-6f1f6a2b9a10",
+        "b7e4c2d9-3f1a-4e8b-a6c5-92d0f3e1b4a7",
         "username_key": "preferred_username",
     },
 ]

@@ -22,6 +22,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on ``127.0.0.1:port`` now.
+
+    Binds the way Tornado and configurable-http-proxy do (``SO_REUSEADDR``), so a port
+    held only by closed connections in TIME_WAIT counts as free, while any listener on
+    it (on 127.0.0.1 or on all addresses) makes it busy.
+    """
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
 def find_proxy() -> Optional[str]:
     """configurable-http-proxy from the repository's ``node_modules``, else from PATH."""
     local = REPO / "node_modules" / ".bin" / "configurable-http-proxy"

@@ -11,24 +11,34 @@ Run it with ``make demo`` or ``python -m ltiauthenticator.demo``. It starts
 Everything listens on 127.0.0.1 only. Both use the same host name so that the hub's
 plain-http cookies work. Ctrl-C stops the hub, the proxy, the single-user servers and
 the emulator. This is a demo: ``SimpleLocalProcessSpawner`` gives users no isolation.
+
+Before writing anything, the demo takes a lock on its state directory (a second demo on
+the same directory stops with one line, leaving the running one alone) and checks that
+both ports are free (a busy port is named in one line). It reports the hub as running
+only when the answer comes from the hub it started: a probe token, new at every start,
+must be recognised by ``/hub/api/user``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
+import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, List, Optional
+from typing import IO, Any, Iterator, List, Optional
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from ._localhub import HOST, MISSING_PROXY, find_proxy, loopback_hub_config
+from ._localhub import HOST, MISSING_PROXY, find_proxy, loopback_hub_config, port_is_free
 from .platform_emulator.__main__ import parse_args as emulator_args
 from .platform_emulator.__main__ import platform_from_args
 from .platform_emulator.app import make_app
@@ -62,6 +72,9 @@ c.Spawner.default_url = "/lab"
 c.Spawner.environment = {{"JUPYTER_CONFIG_PATH": {jupyter_config!r}}}
 c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 180
+
+# Lets the demo recognise its own hub: only this hub knows the probe token.
+c.JupyterHub.services = [{{"name": {probe_name!r}, "api_token": {probe_token!r}}}]
 """
 
 SERVER_CONFIG = """\
@@ -77,10 +90,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m ltiauthenticator.demo",
         description="JupyterHub with the LTI 1.3 authenticator, launched from an emulated LMS.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--hub-port", type=int, default=8000, help="JupyterHub's public port")
     parser.add_argument(
-        "--emulator-port", type=int, default=8765, help="port of the emulated LMS course page"
+        "--hub-port", type=int, default=8000, help="JupyterHub's public port (make: HUB_PORT)"
+    )
+    parser.add_argument(
+        "--emulator-port",
+        "--lms-port",
+        dest="emulator_port",
+        type=int,
+        default=8765,
+        help="port of the emulated LMS course page (make: LMS_PORT)",
     )
     parser.add_argument(
         "--state-dir",
@@ -90,7 +111,72 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def write_config(args: argparse.Namespace, state: Path, platform_info: dict) -> Path:
+class DemoError(Exception):
+    """A problem the user can fix, reported as one line without a traceback."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A service token that only the hub this demo started knows."""
+
+    name: str
+    token: str
+
+    @classmethod
+    def new(cls) -> Probe:
+        return cls(name="demo-probe-" + secrets.token_hex(4), token=secrets.token_hex(32))
+
+
+LOCK_FILE = "demo.lock"
+
+
+@contextmanager
+def state_lock(state: Path) -> Iterator[None]:
+    """Hold the state directory for this demo; refuse if another demo holds it.
+
+    An ``flock`` rather than a pid file: the kernel releases it when the holder exits,
+    however it exits, so a crashed demo never blocks the next one.
+    """
+    state.mkdir(parents=True, exist_ok=True)
+    path = state / LOCK_FILE
+    with open(path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            raise DemoError(
+                f"Another demo is running with its state in {state} (pid {holder}); "
+                "stop it with Ctrl-C first, or give this one --state-dir elsewhere."
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.truncate(0)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def check_ports(args: argparse.Namespace) -> None:
+    """Name the first busy port, with the option and make variable that change it."""
+    if args.hub_port == args.emulator_port:
+        raise DemoError(f"The hub and the emulated LMS cannot share port {args.hub_port}.")
+    for port, what, option, variable in (
+        (args.hub_port, "JupyterHub", "--hub-port", "HUB_PORT"),
+        (args.emulator_port, "the emulated LMS", "--emulator-port", "LMS_PORT"),
+    ):
+        if not port_is_free(port):
+            raise DemoError(
+                f"Port {port} on {HOST} (for {what}) is already in use by another program; "
+                f"stop that program or choose another port: {option} {port + 1} "
+                f"(make demo {variable}={port + 1})."
+            )
+
+
+def write_config(args: argparse.Namespace, state: Path, platform_info: dict, probe: Probe) -> Path:
     emulator_url = f"http://{HOST}:{args.emulator_port}"
     jupyter_config = state / "jupyter-config"
     jupyter_config.mkdir(parents=True, exist_ok=True)
@@ -108,25 +194,49 @@ def write_config(args: argparse.Namespace, state: Path, platform_info: dict) -> 
         python=sys.executable,
         spawner_args=spawner_args,
         jupyter_config=str(jupyter_config),
+        probe_name=probe.name,
+        probe_token=probe.token,
         **platform_info,
     )
     path = state / "jupyterhub_config.py"
-    path.write_text(config)
+    # owner-only: the file holds the probe token
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(config)
     return path
 
 
-async def wait_for_hub(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
+async def is_our_hub(client: AsyncHTTPClient, url: str, probe: Probe) -> bool:
+    """Whether ``url`` is served by the hub that knows ``probe``'s token.
+
+    Any server may answer 200 on ``/hub/api/``; only our hub answers ``/hub/api/user``
+    for the probe token with the probe service's name.
+    """
+    try:
+        response = await client.fetch(
+            url + "/hub/api/user",
+            headers={"Authorization": f"token {probe.token}"},
+            request_timeout=2,
+        )
+        model = json.loads(response.body)
+    except (HTTPClientError, OSError, ValueError):
+        return False
+    return isinstance(model, dict) and model.get("name") == probe.name
+
+
+async def wait_for_hub(
+    url: str, process: subprocess.Popen, probe: Probe, timeout: float = 90
+) -> None:
+    """Return once the hub we started answers at ``url``; raise when it cannot."""
     client = AsyncHTTPClient()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError("JupyterHub exited during start-up")
-        try:
-            await client.fetch(url + "/hub/api/", request_timeout=2)
+        if await is_our_hub(client, url, probe):
             return
-        except (HTTPClientError, OSError):
-            await asyncio.sleep(0.3)
-    raise RuntimeError(f"JupyterHub did not answer within {timeout:.0f} s")
+        await asyncio.sleep(0.3)
+    raise RuntimeError(f"JupyterHub did not answer at {url} within {timeout:.0f} s")
 
 
 def stop_hub(process: subprocess.Popen) -> None:
@@ -152,7 +262,7 @@ def banner(course_page: str) -> str:
         f"\n{line}\n"
         "  JupyterHub with LTI 1.3 is running. Open the emulated course page:\n\n"
         f"      {course_page}\n\n"
-        "  and click 'Launch as student' or 'Launch as instructor'.\n"
+        "  On the 'Launch as student' row, click 'in a new window' (or 'embedded').\n"
         "  Press Ctrl-C to stop the demo (hub, proxy, JupyterLab servers, emulator).\n"
         f"{line}\n"
     )
@@ -171,18 +281,31 @@ def start_hub(config: Path, state: Path, log: IO[str]) -> subprocess.Popen:
     )
 
 
+def listen(platform: EmulatedPlatform, port: int) -> Any:
+    """The emulator's HTTP server on ``127.0.0.1:port``."""
+    try:
+        return make_app(platform).listen(port, address=HOST)
+    except OSError as e:
+        # taken between the check and now
+        raise DemoError(f"Port {port} on {HOST} (for the emulated LMS) is in use: {e}") from None
+
+
 async def serve(
-    platform: EmulatedPlatform, process: subprocess.Popen, hub_url: str, emulator_url: str
+    platform: EmulatedPlatform,
+    process: subprocess.Popen,
+    hub_url: str,
+    emulator_url: str,
+    probe: Probe,
 ) -> Optional[str]:
     """Serve the emulator until Ctrl-C; returns an error message when the hub failed."""
     port = int(emulator_url.rsplit(":", 1)[1])
-    server = make_app(platform).listen(port, address=HOST)
+    server = listen(platform, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        waiter = asyncio.ensure_future(wait_for_hub(hub_url, process))
+        waiter = asyncio.ensure_future(wait_for_hub(hub_url, process, probe))
         stopper = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if waiter not in done:
@@ -207,12 +330,25 @@ async def serve(
 
 def run(args: argparse.Namespace) -> int:
     state = Path(args.state_dir).resolve()
-    state.mkdir(parents=True, exist_ok=True)
+    try:
+        with state_lock(state):
+            check_ports(args)
+            if find_proxy() is None:
+                raise DemoError(MISSING_PROXY)
+            return run_locked(args, state)
+    except DemoError as e:
+        print(e, file=sys.stderr, flush=True)
+        return 1
+
+
+def run_locked(args: argparse.Namespace, state: Path) -> int:
+    """Start the hub and the emulator; the state lock is held and the ports are free."""
     hub_url = f"http://{HOST}:{args.hub_port}"
     emulator_url = f"http://{HOST}:{args.emulator_port}"
     platform = platform_from_args(
         emulator_args(["--ip", HOST, "--port", str(args.emulator_port), "--hub-url", hub_url])
     )
+    probe = Probe.new()
     config = write_config(
         args,
         state,
@@ -222,13 +358,14 @@ def run(args: argparse.Namespace) -> int:
             "authorize_url": emulator_url + "/authorize",
             "jwks_endpoint": emulator_url + "/jwks",
         },
+        probe,
     )
     log_path = state / "jupyterhub.log"
     print(f"Starting JupyterHub (log: {log_path}) …", flush=True)
     with open(log_path, "a") as log:
         process = start_hub(config, state, log)
         try:
-            error = asyncio.run(serve(platform, process, hub_url, emulator_url))
+            error = asyncio.run(serve(platform, process, hub_url, emulator_url, probe))
         finally:
             print("Stopping JupyterHub and the emulator …", flush=True)
             stop_hub(process)

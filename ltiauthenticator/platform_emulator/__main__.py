@@ -12,21 +12,42 @@ from .app import make_app
 from .platform import EmulatedPlatform, ToolRegistration
 
 
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except for options whose default is computed later."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m ltiauthenticator.platform_emulator",
-        description="An emulated LTI 1.3 platform (LMS) that launches into a JupyterHub.",
+        description="An emulated LTI 1.3 platform (LMS) that launches into a JupyterHub. "
+        "At start-up it prints, as one JSON line, the course page URL and the four values a "
+        "hub's LTI13Authenticator config needs (issuer, client_id, authorize_url, "
+        "jwks_endpoint).",
+        formatter_class=_HelpWithDefaults,
     )
-    parser.add_argument("--ip", default="127.0.0.1", help="address to listen on (loopback)")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--issuer", help="issuer URL (default: this emulator's own URL)")
-    parser.add_argument("--client-id", default="jupyterhub-tool")
-    parser.add_argument("--deployment-id", default="deployment-1")
+    parser.add_argument("--ip", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on")
+    parser.add_argument(
+        "--issuer", help="issuer URL; when not given, this emulator's own URL (http://IP:PORT)"
+    )
+    parser.add_argument("--client-id", default="jupyterhub-tool", help="the tool's client id")
+    parser.add_argument(
+        "--deployment-id", default="deployment-1", help="deployment id sent in launches"
+    )
     parser.add_argument(
         "--hub-url", default="http://127.0.0.1:8000", help="public URL of the JupyterHub"
     )
     parser.add_argument("--jwks-latency", type=float, default=0.0, help="seconds per JWKS reply")
-    parser.add_argument("--jwks-cache-control", default="max-age=3600")
+    parser.add_argument(
+        "--jwks-cache-control",
+        default="max-age=3600",
+        help="Cache-Control header of the JWKS reply",
+    )
     return parser.parse_args(argv)
 
 

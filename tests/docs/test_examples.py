@@ -53,7 +53,10 @@ def test_multiple_platforms_config() -> None:
     by_issuer = {r.issuer: r for r in registrations}
     assert by_issuer["https://canvas.instructure.com"].deployment_ids
     assert by_issuer["https://moodle.example.edu"].username_key == "custom_username"
-    assert len(by_issuer["https://lms.example.org"].client_ids) == 2
+    open_edx = by_issuer["https://lms.example.org"]
+    # Open edX: one client id per component; its keyset URL ends in another UUID
+    assert len(open_edx.client_ids) == 1
+    assert not any(open_edx.jwks_endpoint.endswith(cid) for cid in open_edx.client_ids)
 
 
 def test_helm_values() -> None:
