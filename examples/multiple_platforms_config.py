@@ -14,6 +14,9 @@ c.LTI13Authenticator.platforms = [
         "authorize_url": "https://sso.canvaslms.com/api/lti/authorize_redirect",
         "jwks_endpoint": "https://sso.canvaslms.com/api/lti/security/jwks",
         "deployment_ids": ["1234:0123456789abcdef0123456789abcdef01234567"],
+        # Each platform has its own username namespace, so a Moodle user whose email is a
+        # Canvas admin's cannot become that admin. The first platform may keep plain names.
+        "username_prefix": "",
     },
     {
         "name": "moodle",
@@ -25,6 +28,7 @@ c.LTI13Authenticator.platforms = [
         # `username=$User.username` (Moodle also sends it as "ext.user_username" when the
         # tool may see names).
         "username_key": "custom_username",
+        "username_prefix": "moodle-",
     },
     {
         # Open edX gives each LTI component its own client id and its own key set: one
@@ -38,5 +42,6 @@ c.LTI13Authenticator.platforms = [
         "jwks_endpoint": "https://lms.example.org/api/lti_consumer/v1/public_keysets/"
         "b7e4c2d9-3f1a-4e8b-a6c5-92d0f3e1b4a7",
         "username_key": "preferred_username",
+        "username_prefix": "edx-",
     },
 ]

@@ -481,7 +481,7 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
 class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
     """The redirect URI: verify the platform's id_token and log the user in.
 
-    The launch is resolved once into :attr:`launch` (registration, verified state,
+    The launch is resolved once into ``launch`` (registration, verified state,
     claims, next URL), which ``authenticate`` and everything after it read.
 
     State and nonce state come from this login's cookies or, for a launch that used

@@ -130,8 +130,10 @@ def test_helm_values_for_several_platforms_with_course_roles() -> None:
         c.CONTEXT_CLAIM: {"id": "c-1", "label": "DATA101"},
     }
     model = asyncio.run(authenticator.authenticate(None, instructor_launch))
-    assert model["groups"] == ["data101-instructors"]
+    # keyed on the registration (its name) and the course's context_id, not on the label
+    assert model["groups"] == ["canvas-c-1-instructors"]
     assert {"name": "user"} in model["roles"]
     (course_role,) = [r for r in model["roles"] if r["name"] != "user"]
-    assert "access:servers!group=data101-learners" in course_role["scopes"]
+    assert course_role["name"] == "lti-instructor-canvas-c-1"
+    assert "access:servers!group=canvas-c-1-learners" in course_role["scopes"]
     assert "admin" not in model or model["admin"] is False

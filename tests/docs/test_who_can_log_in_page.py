@@ -40,13 +40,13 @@ def launch_into(
 
 def test_the_course_example_admits_listed_courses_only(hub_pool, base_auth_config, emulator):
     example = course_example()
-    assert '{"DATA101", "STAT202"}' in example  # the emulator's course is DATA101
+    assert '{"course-101", "course-202"}' in example  # the emulator's course is course-101
 
     hub, admitted = launch_into(hub_pool, base_auth_config, example, emulator, "course-in")
     assert admitted.status_code == 302, (admitted.status_code, admitted.text[-800:])
     assert hub.user("course-in@example.edu") is not None
 
-    not_listed = example.replace('{"DATA101", "STAT202"}', '{"STAT202"}')
+    not_listed = example.replace('{"course-101", "course-202"}', '{"course-202"}')
     hub, refused = launch_into(hub_pool, base_auth_config, not_listed, emulator, "course-out")
     assert refused.status_code == 403, (refused.status_code, refused.text[-800:])
     assert "does not admit this user" in html.unescape(refused.text)
