@@ -123,6 +123,21 @@ class LTI11Authenticator(Authenticator):
         """,
     )
 
+    @classmethod
+    def section_names(cls) -> List[str]:
+        """The config sections read, lowest precedence first: ``LTIAuthenticator`` too.
+
+        ``ltiauthenticator.LTIAuthenticator`` is this class under its 1.0 name, and
+        configurations written for it set ``c.LTIAuthenticator.<option>``. traitlets only
+        reads sections named after the classes of the MRO, so that section is added
+        here, just below ``LTI11Authenticator`` (which wins when both set an option).
+        """
+        names = super().section_names()
+        if "LTI11Authenticator" in names and "LTIAuthenticator" not in names:
+            at = names.index("LTI11Authenticator")
+            names = names[:at] + ["LTIAuthenticator"] + names[at:]
+        return names
+
     @default("allow_all")
     def _default_allow_all(self) -> bool:
         # Everyone the LMS vouches for may log in, unless the admin restricted it.

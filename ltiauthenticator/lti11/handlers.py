@@ -31,13 +31,17 @@ class LTI11AuthenticateHandler(BaseHandler):
         self.set_hub_cookie(user)
 
     async def get(self) -> None:
-        self.set_header("Allow", "POST")
         raise HTTPError(
             405,
             "%s",
             "LTI 1.1 launches are form POSTs from the LMS: open this hub from its link "
             "in your course.",
         )
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if status_code == 405:  # tornado clears headers before an error page: add it here
+            self.set_header("Allow", "POST")
+        super().write_error(status_code, **kwargs)
 
     async def post(self) -> None:
         user = await self.login_user()
