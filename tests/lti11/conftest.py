@@ -4,7 +4,6 @@ and real JupyterHubs configured as the 1.6.3 documentation configured them."""
 from __future__ import annotations
 
 import secrets
-import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
 from urllib.parse import parse_qsl
@@ -121,8 +120,3 @@ def lti11_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LTI11Hub]:
     hub = LTI11Hub(free_port(), workdir, DOCS_CONFIG, "lti11").start()
     yield hub
     hub.stop()
-
-
-@pytest.fixture
-def now() -> int:
-    return int(time.time())
