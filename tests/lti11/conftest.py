@@ -59,13 +59,8 @@ def sign(
     **client_options: Any,
 ) -> Dict[str, str]:
     """The form an LMS posts: ``params`` plus the ``oauth_*`` fields, signed by oauthlib."""
-    client = Client(
-        key,
-        client_secret=secret,
-        signature_method=SIGNATURE_HMAC,
-        signature_type=SIGNATURE_TYPE_BODY,
-        **client_options,
-    )
+    options = {"signature_method": SIGNATURE_HMAC, **client_options}
+    client = Client(key, client_secret=secret, signature_type=SIGNATURE_TYPE_BODY, **options)
     _, _, body = client.sign(
         url,
         http_method="POST",
