@@ -23,8 +23,9 @@ from typing import Callable
 
 from .constants import TIMESTAMP_WINDOW
 
-#: Default size: room for about 1,600 launches a second, sustained for a minute.
-DEFAULT_MAX_ENTRIES = 100_000
+#: Default size: room for about 800 signed launches a second, sustained for a minute
+#: (far above what one hub logs in), in about 13 MB (some 250 bytes an entry).
+DEFAULT_MAX_ENTRIES = 50_000
 
 
 class NonceStore:
