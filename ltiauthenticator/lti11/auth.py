@@ -55,8 +55,8 @@ class LTI11Authenticator(Authenticator):
 
     Every user the LMS launches may log in unless ``allowed_users`` or
     ``allowed_groups`` is set (``allow_all`` defaults to true otherwise, as it did before
-    JupyterHub 5). Subclasses may override :meth:`authenticate` and
-    :meth:`get_username`; ``ltiauthenticator.LTIAuthenticator`` is this class.
+    JupyterHub 5). Subclasses may override ``authenticate`` and
+    ``get_username``; ``ltiauthenticator.LTIAuthenticator`` is this class.
     """
 
     auto_login = True

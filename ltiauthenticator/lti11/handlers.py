@@ -16,7 +16,7 @@ class LTI11AuthenticateHandler(BaseHandler):
 
     The user lands on the ``custom_next`` launch argument when it names a page of this
     hub (an off-site URL is reduced to the same path here), else on JupyterHub's default
-    next URL. Override points: :meth:`post`, :meth:`get_launch_next_url`.
+    next URL. Override points: ``post``, ``get_launch_next_url``.
     """
 
     def check_xsrf_cookie(self) -> None:
