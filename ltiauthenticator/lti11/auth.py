@@ -25,7 +25,7 @@ LaunchArgs = Dict[str, Union[str, List[str]]]
 LTI11_SPEC = "https://www.imsglobal.org/specs/ltiv1p1p1/implementation-guide"
 
 
-def launch_arguments(arguments: Dict[str, List[bytes]]) -> LaunchArgs:
+def launch_arguments(arguments: Dict[str, List[Union[bytes, str]]]) -> LaunchArgs:
     """tornado's ``request.arguments`` as ``{name: str}`` (``[str, ...]`` when repeated).
 
     Unlike ``ltiauthenticator.utils.convert_request_to_dict``, nothing is dropped or
@@ -37,7 +37,7 @@ def launch_arguments(arguments: Dict[str, List[bytes]]) -> LaunchArgs:
     try:
         for raw_name, raw_values in arguments.items():
             name = raw_name.encode("latin-1").decode("utf-8")
-            values = [value.decode("utf-8") for value in raw_values]
+            values = [v if isinstance(v, str) else v.decode("utf-8") for v in raw_values]
             converted[name] = values[0] if len(values) == 1 else values
     except UnicodeError:
         raise HTTPError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from importlib.metadata import entry_points
 from types import SimpleNamespace
 from urllib.parse import urlencode, urlsplit
@@ -74,8 +75,19 @@ def test_defaults_are_those_of_163() -> None:
     assert a.config_title == "JupyterHub"
     assert a.config_description == "JupyterHub LTI 1.1 external tool"
     assert a.config_icon == ""
-    assert a.allow_all is True
-    assert LTI11Authenticator(allowed_users={"ada"}).allow_all is False
+
+
+async def _allowed(authenticator: LTI11Authenticator, name: str) -> bool:
+    allowed = authenticator.check_allowed(name, None)
+    return await allowed if inspect.isawaitable(allowed) else allowed
+
+
+async def test_everyone_launched_may_log_in_unless_allow_config_is_set() -> None:
+    # JupyterHub 5+ would admit nobody without allow config; 1.x hubs relied on everyone.
+    assert await _allowed(LTI11Authenticator(), "anyone")
+    restricted = LTI11Authenticator(allowed_users={"ada"})
+    assert await _allowed(restricted, "ada")
+    assert not await _allowed(restricted, "anyone")
 
 
 def test_urls_and_handlers(authenticator) -> None:
