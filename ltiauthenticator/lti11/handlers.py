@@ -51,9 +51,8 @@ class LTI11AuthenticateHandler(BaseHandler):
 
     def get_launch_next_url(self, user: Any = None) -> str:
         """``custom_next`` reduced to a path on this hub, else the default next URL."""
-        default = self.get_next_url(user)
         requested = self.get_body_argument("custom_next", default="")
-        return sanitize_next_url(requested, self.base_url) or default
+        return sanitize_next_url(requested, self.base_url) or self.get_next_url(user)
 
 
 class LTI11ConfigHandler(BaseHandler):

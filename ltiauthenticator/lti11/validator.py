@@ -9,7 +9,7 @@ so unsigned floods cannot fill the nonce record.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from tornado.web import HTTPError
 from traitlets.config import LoggingConfigurable
@@ -122,7 +122,7 @@ class LTI11LaunchValidator(LoggingConfigurable):
             raise _refuse(413, f"The launch is larger than {MAX_TOTAL_LENGTH} characters.")
 
     @staticmethod
-    def _check_required(args: Mapping[str, Any], names: Any, kind: str) -> None:
+    def _check_required(args: Mapping[str, Any], names: Iterable[str], kind: str) -> None:
         for name in names:
             if name not in args:
                 raise _refuse(400, f"Required {kind} argument {name} is missing from the launch.")

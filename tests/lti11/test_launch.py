@@ -5,14 +5,27 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
+from typing import Iterator
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
 
-from .conftest import CONSUMER_SECRET, LTI11Hub, launch_params, sign, unique_user
+from tests.support.hub import free_port
+
+from .conftest import CONSUMER_SECRET, DOCS_CONFIG, LTI11Hub, launch_params, sign, unique_user
 
 HUB_COOKIE = "jupyterhub-hub-login"
+
+
+@pytest.fixture(scope="module")
+def restricted_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LTI11Hub]:
+    """The documented configuration plus JupyterHub allow config."""
+    config = DOCS_CONFIG + 'c.Authenticator.allowed_users = {"ada@example.edu"}\n'
+    workdir = tmp_path_factory.mktemp("lti11-restricted")
+    hub = LTI11Hub(free_port(), workdir, config, "restricted").start()
+    yield hub
+    hub.stop()
 
 
 def test_docs_config_launch_logs_the_user_in(lti11_hub: LTI11Hub) -> None:
@@ -32,6 +45,19 @@ def test_docs_config_launch_logs_the_user_in(lti11_hub: LTI11Hub) -> None:
     assert auth_state["user_id"] == f"lti11-{user}"
     assert auth_state["context_label"] == "DATA101"
     assert not [k for k in auth_state if k.startswith("oauth_")]
+
+
+def test_allow_config_still_decides_who_gets_in(restricted_hub: LTI11Hub) -> None:
+    session = requests.Session()
+    outsider = sign(restricted_hub.launch_url, launch_params(unique_user()))
+    refused = restricted_hub.post_launch(outsider, session)
+    assert refused.status_code == 403
+    assert "User missing or null" in refused.text
+    assert HUB_COOKIE not in session.cookies
+
+    allowed = sign(restricted_hub.launch_url, launch_params("ada"))
+    assert restricted_hub.post_launch(allowed, session).status_code == 302
+    assert HUB_COOKIE in session.cookies
 
 
 def test_the_hub_cookie_is_set_again_for_a_logged_in_user(lti11_hub: LTI11Hub) -> None:
