@@ -45,7 +45,7 @@ test-jupyterhub4: node_modules/.installed
 	$(PYTHON) -m venv $(JH4_VENV)
 	$(JH4_VENV)/bin/pip install --quiet --upgrade pip
 	$(JH4_VENV)/bin/pip install --quiet "jupyterhub==4.1.6" -e ".[test]"
-	$(JH4_VENV)/bin/python -m pytest tests/unit tests/flow -p no:cacheprovider
+	$(JH4_VENV)/bin/python -m pytest tests/unit tests/flow tests/lti11 -p no:cacheprovider
 
 # Other ports: make demo HUB_PORT=8001 LMS_PORT=8766
 HUB_PORT ?= 8000

@@ -44,7 +44,7 @@ c.LTI13Authenticator.client_id = [{client_id!r}]
 c.LTI13Authenticator.authorize_url = {authorize_url!r}
 c.LTI13Authenticator.jwks_endpoint = {jwks_url!r}
 
-from ltiauthenticator.lti13._lti1p1 import lti1p1_username
+from ltiauthenticator.lti13 import lti1p1_username
 
 c.LTI13Authenticator.username_key = lti1p1_username(
     consumers={consumers!r},  # what c.LTIAuthenticator.consumers was
