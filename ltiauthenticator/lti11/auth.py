@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from jupyterhub.auth import Authenticator
 from jupyterhub.utils import url_path_join
 from tornado.httputil import HTTPServerRequest
 from tornado.web import HTTPError
-from traitlets import CaselessStrEnum, Unicode, default, validate
+from traitlets import CaselessStrEnum, Unicode, validate
 from traitlets import Dict as DictTrait
 
+from .._access import AdmitLaunchedUsers
 from ..utils import get_browser_protocol
 from .handlers import LTI11AuthenticateHandler, LTI11ConfigHandler
 from .validator import LTI11LaunchValidator
@@ -46,17 +46,16 @@ def launch_arguments(arguments: Dict[str, List[Union[bytes, str]]]) -> LaunchArg
     return converted
 
 
-class LTI11Authenticator(Authenticator):
+class LTI11Authenticator(AdmitLaunchedUsers):
     """Log users in from an LMS with an LTI 1.1 launch.
 
     The LMS (the "tool consumer") posts a form signed with a consumer key and secret to
     ``/hub/lti/launch``. Set the key and secret pairs in ``consumers``; register the
     launch URL, or the configuration XML at ``/hub/lti11/config``, in the LMS.
 
-    Every user the LMS launches may log in unless ``allowed_users`` or
-    ``allowed_groups`` is set (``allow_all`` defaults to true otherwise, as it did before
-    JupyterHub 5). Subclasses may override ``authenticate`` and
-    ``get_username``; ``ltiauthenticator.LTIAuthenticator`` is this class.
+    Every user the LMS launches may log in unless ``allowed_users`` is set (``allow_all``
+    defaults to true otherwise, as it did before JupyterHub 5). Subclasses may override
+    ``authenticate`` and ``get_username``; ``ltiauthenticator.LTIAuthenticator`` is this class.
     """
 
     auto_login = True
@@ -137,11 +136,6 @@ class LTI11Authenticator(Authenticator):
             at = names.index("LTI11Authenticator")
             names = names[:at] + ["LTIAuthenticator"] + names[at:]
         return names
-
-    @default("allow_all")
-    def _default_allow_all(self) -> bool:
-        # Everyone the LMS vouches for may log in, unless the admin restricted it.
-        return not (self.allowed_users or getattr(self, "allowed_groups", None))
 
     @validate("consumers")
     def _check_consumers(self, proposal: Any) -> Dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 CANVAS_PLATFORM = "canvas.instructure.com"
+CUSTOM_FIELDS = {"email": "$Person.email.primary", "lms_user_id": "$User.id"}
 
 
 def tool_configuration(
@@ -19,13 +20,26 @@ def tool_configuration(
     target_link_uri: str,
     public_jwk_url: Optional[str] = None,
 ) -> Dict[str, Any]:
+    """The document Canvas installs a developer key from.
+
+    ``scopes`` lists only the LTI Advantage services the hub uses (none yet): a developer
+    key granting more than a tool uses is a needless risk.
+    """
+    # Course navigation opens in a new tab, as in the established plugin: the launch cookies
+    # are then first-party, and the hub has the whole window.
     placements = [
         {
-            "placement": placement,
+            "placement": "course_navigation",
+            "message_type": "LtiResourceLinkRequest",
+            "windowTarget": "_blank",
+            "target_link_uri": target_link_uri,
+            "custom_fields": dict(CUSTOM_FIELDS),
+        },
+        {
+            "placement": "assignment_selection",
             "message_type": "LtiResourceLinkRequest",
             "target_link_uri": target_link_uri,
-        }
-        for placement in ("course_navigation", "assignment_selection")
+        },
     ]
     document: Dict[str, Any] = {
         "title": title,
@@ -40,7 +54,7 @@ def tool_configuration(
                 "settings": {"platform": CANVAS_PLATFORM, "placements": placements},
             }
         ],
-        "custom_fields": {"email": "$Person.email.primary", "lms_user_id": "$User.id"},
+        "custom_fields": dict(CUSTOM_FIELDS),
     }
     if public_jwk_url:
         document["public_jwk_url"] = public_jwk_url

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from jupyterhub.auth import Authenticator
 from jupyterhub.utils import url_path_join
 from tornado.httputil import HTTPServerRequest
 from traitlets import (
@@ -25,6 +24,7 @@ from traitlets import (
 from traitlets import Dict as DictTrait
 from traitlets import List as ListTrait
 
+from .._access import AdmitLaunchedUsers
 from ..utils import get_browser_protocol
 from . import _embedding, _roles, _tool_keys, _username
 from ._jwks import JWKSCache
@@ -74,7 +74,7 @@ class StringSet(Set):
         return super().validate(obj, value)
 
 
-class LTI13Authenticator(Authenticator):
+class LTI13Authenticator(AdmitLaunchedUsers):
     """Log users in from an LMS with an LTI 1.3 launch (OIDC third-party initiated login).
 
     Register JupyterHub as an external tool in the LMS, then copy the LMS's issuer,
@@ -134,8 +134,8 @@ class LTI13Authenticator(Authenticator):
         config=True,
         help="""Signature algorithms accepted on id_tokens.
 
-        LTI 1.3 requires RS256. Asymmetric algorithms only: ``none`` and the HS*
-        family are always refused, whatever this lists.
+        Default: ``["RS256"]``, which LTI 1.3 requires. Asymmetric algorithms only: a
+        list naming ``none`` or the HS* family stops the hub when the configuration loads.
         """,
     )
     username_key = Union(
@@ -406,11 +406,6 @@ class LTI13Authenticator(Authenticator):
     @default("validator")
     def _default_validator(self) -> LTI13LaunchValidator:
         return LTI13LaunchValidator(parent=self, key_cache=self.key_cache)
-
-    @default("allow_all")
-    def _default_allow_all(self) -> bool:
-        # Everyone the platform vouches for may log in, unless the admin restricted it.
-        return not (self.allowed_users or getattr(self, "allowed_groups", None))
 
     # -- checks when the configuration loads ------------------------------------------
 

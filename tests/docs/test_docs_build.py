@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,10 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
     configuration = (out / "reference" / "configuration.html").read_text()
     for option in ("username_key", "time_leeway", "unknown_kid_refetch_interval", "platforms"):
         assert option in configuration, option
+    # effective defaults, not the base class's: allow_all is true without allow config
+    text = re.sub(r"<[^>]+>", "", configuration).replace("&quot;", '"')
+    assert "c.LTI13Authenticator.allow_all = Bool(True)" in text
+    assert 'Default: ["RS256"]' in text
     shutil.rmtree(tmp_path / "doctrees", ignore_errors=True)
 
 
