@@ -2,13 +2,14 @@
 
 Everything here is a pure function of the claims (plus the clock value passed in), so
 the rules are easy to read, test and extend: adding a message type means adding one
-small validator to :data:`MESSAGE_VALIDATORS`, without touching the others.
+row to :data:`MESSAGE_TYPES`, without touching the others.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
 
 from . import constants as c
 from .error import (
@@ -199,8 +200,7 @@ def _check_context(claims: Claims) -> None:
     _require_text(context.get("id"), "LTI 'context' claim's id", max_length=MAX_ID_LENGTH)
 
 
-def validate_resource_link(claims: Claims) -> None:
-    require_claims(claims, c.RESOURCE_LINK_REQUIRED_CLAIM_NAMES)
+def _check_resource_link(claims: Claims) -> None:
     _require_text(
         claims[c.RESOURCE_LINK_CLAIM].get("id"),
         "LTI 'resource_link' claim's id",
@@ -209,8 +209,7 @@ def validate_resource_link(claims: Claims) -> None:
     _check_context(claims)
 
 
-def validate_deep_linking(claims: Claims) -> None:
-    require_claims(claims, c.DEEP_LINKING_REQUIRED_CLAIM_NAMES)
+def _check_deep_linking(claims: Claims) -> None:
     settings = claims[c.DEEP_LINKING_SETTINGS_CLAIM]
     _require_text(settings.get("deep_link_return_url"), "deep linking return URL")
     for name in ("accept_types", "accept_presentation_document_targets"):
@@ -222,10 +221,30 @@ def validate_deep_linking(claims: Claims) -> None:
     _check_context(claims)
 
 
-#: One validator per message type; they never share rules beyond the general ones.
-MESSAGE_VALIDATORS: Dict[str, Callable[[Claims], None]] = {
-    c.RESOURCE_LINK_REQUEST: validate_resource_link,
-    c.DEEP_LINKING_REQUEST: validate_deep_linking,
+@dataclass(frozen=True)
+class MessageType:
+    """What one LTI message type requires, beyond what every launch carries."""
+
+    label: str
+    required_claims: Sequence[str]
+    check: Callable[[Claims], None]
+
+    def validate(self, claims: Claims) -> None:
+        require_claims(claims, self.required_claims)
+        self.check(claims)
+
+
+#: The one table of message types this tool accepts (LTI Core 1.3 §5.3, Deep Linking 2.0
+#: §4.4): a new type is one more row, and the rules of one never leak into another.
+MESSAGE_TYPES: Dict[str, MessageType] = {
+    c.RESOURCE_LINK_REQUEST: MessageType(
+        "resource link",
+        [c.TARGET_LINK_URI_CLAIM, c.ROLES_CLAIM, c.RESOURCE_LINK_CLAIM],
+        _check_resource_link,
+    ),
+    c.DEEP_LINKING_REQUEST: MessageType(
+        "deep linking", [c.DEEP_LINKING_SETTINGS_CLAIM], _check_deep_linking
+    ),
 }
 
 
@@ -237,10 +256,11 @@ def check_message_claims(claims: Claims) -> None:
             f"This tool supports LTI version {c.LTI_VERSION} only.", reason="wrong_version"
         )
     require_claims(claims, [c.MESSAGE_TYPE_CLAIM])
-    validator = MESSAGE_VALIDATORS.get(claims[c.MESSAGE_TYPE_CLAIM])
-    if validator is None:
+    message_type = MESSAGE_TYPES.get(claims[c.MESSAGE_TYPE_CLAIM])
+    if message_type is None:
+        accepted = " and ".join(t.label for t in MESSAGE_TYPES.values())
         raise IncorrectValueError(
-            "This tool accepts resource link and deep linking launches only (message_type).",
+            f"This tool accepts {accepted} launches only (message_type).",
             reason="wrong_message_type",
         )
     require_claims(claims, [c.DEPLOYMENT_ID_CLAIM])
@@ -251,4 +271,4 @@ def check_message_claims(claims: Claims) -> None:
         )
     if "sub" in claims:
         _require_text(claims["sub"], "'sub' claim", max_length=MAX_ID_LENGTH)
-    validator(claims)
+    message_type.validate(claims)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+from .constants import RESOURCE_LINK_REQUEST
+
 CANVAS_PLATFORM = "canvas.instructure.com"
 CUSTOM_FIELDS = {"email": "$Person.email.primary", "lms_user_id": "$User.id"}
 
@@ -30,14 +32,14 @@ def tool_configuration(
     placements = [
         {
             "placement": "course_navigation",
-            "message_type": "LtiResourceLinkRequest",
+            "message_type": RESOURCE_LINK_REQUEST,
             "windowTarget": "_blank",
             "target_link_uri": target_link_uri,
             "custom_fields": dict(CUSTOM_FIELDS),
         },
         {
             "placement": "assignment_selection",
-            "message_type": "LtiResourceLinkRequest",
+            "message_type": RESOURCE_LINK_REQUEST,
             "target_link_uri": target_link_uri,
         },
     ]

@@ -24,7 +24,6 @@ DEEP_LINKING_SETTINGS_CLAIM = DEEP_LINKING_CLAIM_PREFIX + "deep_linking_settings
 LTI_VERSION = "1.3.0"
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
-MESSAGE_TYPES = (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST)
 
 # Login initiation (third-party initiated login, Security Framework 1.0 §5.1.1).
 LTI13_LOGIN_REQUEST_ARGS = ["iss", "login_hint", "target_link_uri"]
@@ -40,16 +39,7 @@ LTI13_AUTH_RESPONSE_ARGS = ["id_token", "state"]
 
 # Claims every id_token of a launch must carry (OIDC core plus LTI core).
 LTI13_REQUIRED_TOKEN_CLAIMS = ["iss", "aud", "exp", "iat", "nonce"]
-GENERAL_REQUIRED_CLAIM_NAMES = [MESSAGE_TYPE_CLAIM, VERSION_CLAIM, DEPLOYMENT_ID_CLAIM]
-
-# Per message type (LTI Core 1.3 §5.3, Deep Linking 2.0 §4.4).
-RESOURCE_LINK_REQUIRED_CLAIM_NAMES = [
-    *GENERAL_REQUIRED_CLAIM_NAMES,
-    TARGET_LINK_URI_CLAIM,
-    ROLES_CLAIM,
-    RESOURCE_LINK_CLAIM,
-]
-DEEP_LINKING_REQUIRED_CLAIM_NAMES = [*GENERAL_REQUIRED_CLAIM_NAMES, DEEP_LINKING_SETTINGS_CLAIM]
+# What each message type requires is one table: ``_claims.MESSAGE_TYPES``.
 
 # Signature algorithms a platform may use. Symmetric algorithms and "none" are never
 # acceptable: the platform's keys are public.

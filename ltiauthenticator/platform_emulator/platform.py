@@ -26,8 +26,6 @@ ROLES = {
 
 DEFAULT_COURSE = {"id": "course-101", "label": "DATA101", "title": "Introduction to Data Science"}
 
-_DELETE = object()
-
 
 @dataclass
 class ToolRegistration:
