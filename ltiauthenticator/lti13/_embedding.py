@@ -6,14 +6,17 @@ Two concerns live here:
   always framable by the registered platforms, or a launch inside an LMS iframe would
   end on a blank "refused to connect" frame instead of the explanation;
 * with ``LTI13Authenticator.allow_iframe`` the whole hub becomes usable inside the LMS
-  iframe: JupyterHub's own cookies become ``SameSite=None; Secure; Partitioned`` and its
+  iframe: JupyterHub's own cookies become ``SameSite=None; Secure`` (and ``Partitioned``,
+  added by an output transform of the hub's application) and its
   ``Content-Security-Policy`` allows the registered platforms as ``frame-ancestors``.
 """
 
 from __future__ import annotations
 
-from http.cookies import Morsel
-from typing import Any, Iterable, List
+from typing import Any, Dict, Iterable, List, Tuple
+
+from tornado.httputil import HTTPHeaders
+from tornado.web import GZipContentEncoding, OutputTransform
 
 from ._platform_storage import platform_origins
 
@@ -50,22 +53,54 @@ def frame_ancestors(registrations: Iterable[Any], origins: Iterable[str] = ()) -
     return " ".join(["frame-ancestors", "'self'", *origins])
 
 
-def _teach_cookies_partitioned() -> None:
-    """Let Python's cookie module write the ``Partitioned`` attribute (built in from 3.14).
+def _needs_partition(set_cookie: str) -> bool:
+    attributes = {part.strip().split("=")[0].lower() for part in set_cookie.split(";")[1:]}
+    cross_site = "samesite=none" in set_cookie.replace(" ", "").lower()
+    return cross_site and "secure" in attributes and "partitioned" not in attributes
 
-    JupyterHub hands ``cookie_options`` to tornado, which puts each option on an
-    ``http.cookies.Morsel``; before Python 3.14 a morsel refuses ``partitioned``. This adds
-    the flag the way 3.14 defines it. Partitioned (CHIPS) cookies are the ones a browser
-    that blocks third-party cookies still keeps inside an iframe, keyed by the top-level
-    site (the LMS).
+
+class _PartitioningHeaders(HTTPHeaders):
+    """Response headers that mark cross-site cookies ``Partitioned`` as they are added."""
+
+    def add(self, name: str, value: str) -> None:
+        if name.lower() == "set-cookie" and _needs_partition(value):
+            value += "; Partitioned"
+        super().add(name, value)
+
+
+class PartitionedCrossSiteCookies(OutputTransform):
+    """Adds ``Partitioned`` to the hub's cross-site (``SameSite=None; Secure``) cookies.
+
+    Partitioned (CHIPS) cookies are the ones a browser that blocks third-party cookies
+    still keeps inside an iframe, keyed by the top-level site (the LMS). Python's cookie
+    module cannot write the attribute before 3.14, and patching it would change every
+    cookie of the process; instead the hub's responses get headers that add it to
+    cross-site cookies as tornado writes them (after this transform runs). Every other
+    cookie is left as set.
     """
-    reserved = Morsel._reserved  # type: ignore[attr-defined]
-    if "partitioned" not in reserved:
-        reserved["partitioned"] = "Partitioned"
-        Morsel._flags.add("partitioned")  # type: ignore[attr-defined]
+
+    def transform_first_chunk(
+        self, status_code: int, headers: HTTPHeaders, chunk: bytes, finishing: bool
+    ) -> Tuple[int, HTTPHeaders, bytes]:
+        partitioning = _PartitioningHeaders()
+        for name, value in headers.get_all():
+            partitioning.add(name, value)
+        return status_code, partitioning, chunk
 
 
-IFRAME_COOKIE_OPTIONS = {"samesite": "None", "secure": True, "partitioned": True}
+def _add_output_transform(settings: Dict[str, Any]) -> None:
+    """``tornado_settings["transforms"]`` reaches ``tornado.web.Application(transforms=…)``;
+    keep tornado's own default (compression) when replacing it."""
+    transforms = settings.get("transforms")
+    if transforms is None:
+        compress = settings.get("compress_response") or settings.get("gzip")
+        transforms = [GZipContentEncoding] if compress else []
+    if PartitionedCrossSiteCookies not in transforms:
+        transforms.append(PartitionedCrossSiteCookies)
+    settings["transforms"] = transforms
+
+
+IFRAME_COOKIE_OPTIONS = {"samesite": "None", "secure": True}
 
 
 def allow_hub_in_iframe(app: Any, registrations: Iterable[Any], log: Any) -> None:
@@ -78,8 +113,8 @@ def allow_hub_in_iframe(app: Any, registrations: Iterable[Any], log: Any) -> Non
     tornado settings take priority there), so both orders work. Settings the admin made
     explicitly (their own ``Content-Security-Policy`` header) are kept.
     """
-    _teach_cookies_partitioned()
     settings = app.tornado_settings
+    _add_output_transform(settings)
     cookie_options = settings.setdefault("cookie_options", {})
     chosen = {k: v for k, v in cookie_options.items() if k in IFRAME_COOKIE_OPTIONS}
     if chosen:

@@ -238,3 +238,29 @@ def test_allow_iframe_keeps_the_admins_cookie_options(caplog):
     options = app.tornado_settings["cookie_options"]
     assert options["samesite"] == "Lax" and options["secure"] is True
     assert "keeping the cookie options" in caplog.text
+
+
+def test_partitioned_is_added_to_cross_site_cookies_only():
+    from http.cookies import Morsel
+
+    from tornado.httputil import HTTPHeaders
+
+    app = _App({"compress_response": True})
+    _embedding.allow_hub_in_iframe(app, [_canvas()], logging.getLogger("t"))
+    transforms = app.tornado_settings["transforms"]
+    assert transforms[-1] is _embedding.PartitionedCrossSiteCookies
+    assert len(transforms) == 2  # tornado's compression is kept
+    headers = HTTPHeaders()
+    headers.add("Set-Cookie", "jupyterhub-session-id=1; Path=/; SameSite=None; Secure")
+    headers.add("Set-Cookie", "other=2; Path=/; SameSite=Lax; Secure")
+    headers.add("Set-Cookie", "__Host-lti13-state-a=3; Path=/; Secure; SameSite=None; Partitioned")
+    _, headers, _ = _embedding.PartitionedCrossSiteCookies(None).transform_first_chunk(
+        200, headers, b"", True
+    )
+    cookies = headers.get_list("Set-Cookie")
+    assert cookies[0].endswith("SameSite=None; Secure; Partitioned")
+    assert cookies[1] == "other=2; Path=/; SameSite=Lax; Secure"  # untouched
+    assert cookies[2].count("Partitioned") == 1
+    # Python's cookie module is not patched, for this hub or anything else in the process
+    # (3.14 knows the attribute itself)
+    assert ("partitioned" in Morsel._reserved) == (sys.version_info >= (3, 14))
