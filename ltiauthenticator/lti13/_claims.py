@@ -231,6 +231,8 @@ class MessageType:
 
     def validate(self, claims: Claims) -> None:
         require_claims(claims, self.required_claims)
+        # the types were checked with the signature, unless a subclass calls this alone
+        check_claim_types({name: claims[name] for name in self.required_claims})
         self.check(claims)
 
 
@@ -250,13 +252,16 @@ MESSAGE_TYPES: Dict[str, MessageType] = {
 
 def check_message_claims(claims: Claims) -> None:
     """The LTI claims every launch carries, then the message type's own requirements."""
+    general = (c.VERSION_CLAIM, c.MESSAGE_TYPE_CLAIM, c.DEPLOYMENT_ID_CLAIM)
+    check_claim_types({name: claims[name] for name in general if name in claims})
     require_claims(claims, [c.VERSION_CLAIM])
     if claims[c.VERSION_CLAIM] != c.LTI_VERSION:
         raise IncorrectValueError(
             f"This tool supports LTI version {c.LTI_VERSION} only.", reason="wrong_version"
         )
     require_claims(claims, [c.MESSAGE_TYPE_CLAIM])
-    message_type = MESSAGE_TYPES.get(claims[c.MESSAGE_TYPE_CLAIM])
+    name = claims[c.MESSAGE_TYPE_CLAIM]
+    message_type = MESSAGE_TYPES.get(name) if isinstance(name, str) else None
     if message_type is None:
         accepted = " and ".join(t.label for t in MESSAGE_TYPES.values())
         raise IncorrectValueError(

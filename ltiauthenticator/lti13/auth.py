@@ -45,6 +45,7 @@ from .handlers import (
     LTI13ConfigHandler,
     LTI13JWKSHandler,
     LTI13LoginInitHandler,
+    quiet_access_log,
 )
 from .validator import LTI13LaunchValidator
 
@@ -626,6 +627,9 @@ class LTI13Authenticator(AdmitLaunchedUsers):
         self.log.info("LTI 1.3 tool key set has %d key(s)", len(self.tool_jwks["keys"]))
         if self.allow_iframe:
             _embedding.allow_hub_in_iframe(app, self.registry.registrations, self.log)
+        settings = getattr(app, "tornado_settings", None)
+        if settings is not None:
+            settings["log_function"] = quiet_access_log(settings.get("log_function"))
         return [
             (self.login_url(""), self.login_handler),
             (self.callback_url(""), self.callback_handler),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hmac
 import html
 import json
+import logging
 import secrets
 import unicodedata
 from contextlib import contextmanager
@@ -28,7 +29,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import jupyterhub
 from jupyterhub.handlers import BaseHandler
+from jupyterhub.metrics import prometheus_log_method
 from tornado import web
+from tornado.log import access_log
 from tornado.web import decode_signed_value
 
 from ..utils import arguments_with_repeats
@@ -231,19 +234,9 @@ class _LTI13Handler(BaseHandler):
             exc_info=(typ, value, tb),
         )
 
-    def _log(self) -> None:
-        # JupyterHub's access log prints the request URI and the redirect target. Here
-        # both carry launch parameters (login_hint, lti_message_hint, nonce): log paths.
-        uri, location = self.request.uri, self._headers.get("Location")
-        self.request.uri = self.request.path
-        if location:
-            self._headers["Location"] = _without_query(location)
-        try:
-            super()._log()
-        finally:
-            self.request.uri = uri
-            if location:
-                self._headers["Location"] = location
+    def redirect(self, url: str, *args: Any, **kwargs: Any) -> None:
+        self.redirected_to = url  # for the access log, which shows it without its query
+        super().redirect(url, *args, **kwargs)
 
     # -- launch cookies and minted states -----------------------------------------------
 
@@ -296,6 +289,41 @@ class _LTI13Handler(BaseHandler):
         if public_url and getattr(public_url, "netloc", ""):
             return f"{public_url.scheme}://{public_url.netloc}"
         return f"{self.authenticator.get_uri_scheme(self.request)}://{self.request.host}"
+
+
+def quiet_access_log(log_function: Optional[Any]) -> Any:
+    """The hub's access log function, made quiet for the LTI endpoints.
+
+    JupyterHub's access log prints the request URI and the redirect target. For the LTI
+    endpoints both carry launch parameters (``login_hint``, ``lti_message_hint``,
+    ``nonce``, ``state``): those requests are logged with paths only, in JupyterHub's format.
+    Installed as the ``log_function`` tornado setting by ``get_handlers``.
+    """
+    if getattr(log_function, "quiet_for_lti", False):
+        return log_function
+
+    def log_request(handler: Any) -> None:
+        if not isinstance(handler, _LTI13Handler):
+            if log_function is not None:
+                log_function(handler)
+            return
+        status = handler.get_status()
+        level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+        location = getattr(handler, "redirected_to", "") if status in (301, 302, 303) else ""
+        access_log.log(
+            level,
+            "%d %s %s%s (@%s) %.2fms",
+            status,
+            handler.request.method,
+            handler.request.path,
+            f" -> {_without_query(location)}" if location else "",
+            handler.request.remote_ip,
+            1000.0 * handler.request.request_time(),
+        )
+        prometheus_log_method(handler)  # JupyterHub's per-request metrics, as for any page
+
+    log_request.quiet_for_lti = True  # type: ignore[attr-defined]
+    return log_request
 
 
 class _FramableByPlatforms:

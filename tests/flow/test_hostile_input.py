@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ltiauthenticator.lti13 import constants as c
+from ltiauthenticator.lti13._claims import MESSAGE_TYPES
 from ltiauthenticator.platform_emulator import Launch
 
 from ..support.client import LaunchClient, parse_form
@@ -256,15 +257,17 @@ def _invalid(name: str):
         | st.booleans(),
         "nonce": short_text | not_a_str,
         c.VERSION_CLAIM: json_values.filter(lambda v: v != "1.3.0"),
-        c.MESSAGE_TYPE_CLAIM: json_values.filter(lambda v: v not in c.MESSAGE_TYPES),
-        c.DEPLOYMENT_ID_CLAIM: not_a_str | st.just("") | st.just("   "),
-        c.ROLES_CLAIM: st.text(max_size=10)
+        c.MESSAGE_TYPE_CLAIM: json_values.filter(lambda v: v not in list(MESSAGE_TYPES)),
+        # an empty deployment_id, roles "" and an empty target_link_uri are accepted, as
+        # the established plugin accepts them
+        c.DEPLOYMENT_ID_CLAIM: not_a_str | st.just("x" * 256),
+        c.ROLES_CLAIM: st.text(min_size=1, max_size=10)
         | st.integers()
         | st.none()
         | st.lists(st.integers(), min_size=1, max_size=3),
         c.RESOURCE_LINK_CLAIM: not_a_str.filter(lambda v: not isinstance(v, dict))
         | st.dictionaries(st.sampled_from(["title", "description"]), st.text(max_size=5)),
-        c.TARGET_LINK_URI_CLAIM: not_a_str | st.just(""),
+        c.TARGET_LINK_URI_CLAIM: not_a_str,
     }[name]
 
 
