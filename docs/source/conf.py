@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from pathlib import Path
-
 import ltiauthenticator
-
-ROOT = Path(__file__).resolve().parents[2]
 
 project = "jupyterhub-ltiauthenticator"
 author = "The jupyterhub-ltiauthenticator developers"
@@ -47,13 +43,3 @@ html_theme_options = {
     "navigation_with_keys": False,
     "header_links_before_dropdown": 4,
 }
-
-
-def _changelog_placeholder(app, docname: str, source: list) -> None:
-    """reference/changelog includes ../CHANGELOG.md; say so plainly while there is none."""
-    if docname == "reference/changelog" and not (ROOT / "CHANGELOG.md").exists():
-        source[0] = "# Changelog\n\nNo changes have been recorded yet.\n"
-
-
-def setup(app) -> None:
-    app.connect("source-read", _changelog_placeholder)

@@ -31,10 +31,10 @@ from urllib.parse import urlsplit
 
 from jwt.api_jwk import PyJWK
 from jwt.exceptions import PyJWTError
-from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
 from traitlets import Any as AnyTrait
-from traitlets import Float, Integer, default
+from traitlets import Float, Instance, Integer, default
 from traitlets.config import LoggingConfigurable
 
 from . import _metrics
@@ -159,6 +159,26 @@ class JWKSCache(LoggingConfigurable):
     clock = AnyTrait(
         help="Monotonic clock (seconds), injectable for tests.",
     )
+    http_client = Instance(
+        AsyncHTTPClient,
+        allow_none=True,
+        help="""The HTTP client that fetches key sets; made on first use unless injected.
+
+        By default the implementation JupyterHub configured for tornado: libcurl when
+        ``pycurl`` is installed, which honours the ``HTTPS_PROXY`` and ``NO_PROXY``
+        environment variables (install ``pycurl`` on hubs that reach the LMS through a
+        proxy), else tornado's own client.
+        """,
+    )
+
+    def _new_http_client(self) -> AsyncHTTPClient:
+        limit = self.max_response_bytes
+        options: Dict[str, Any] = {"max_clients": 4}
+        if issubclass(AsyncHTTPClient.configured_class(), SimpleAsyncHTTPClient):
+            # Room past the limit, so a too-large answer is seen as such (in fetch) rather
+            # than as a connection tornado closed.
+            options.update(max_body_size=2 * limit, max_buffer_size=2 * limit)
+        return AsyncHTTPClient(force_instance=True, **options)
 
     @default("clock")
     def _default_clock(self) -> Callable[[], float]:
@@ -167,7 +187,6 @@ class JWKSCache(LoggingConfigurable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._entries: Dict[str, _Entry] = {}
-        self._http_client: Optional[SimpleAsyncHTTPClient] = None
 
     # -- the one public entry point ------------------------------------------------
 
@@ -265,15 +284,8 @@ class JWKSCache(LoggingConfigurable):
     async def fetch(self, url: str) -> Tuple[bytes, Optional[str]]:
         """The network seam: GET ``url``, return the body and its Cache-Control header."""
         limit = self.max_response_bytes
-        if self._http_client is None:
-            # Room past the limit, so a too-large answer is seen as such (below) rather
-            # than as a connection tornado closed.
-            self._http_client = SimpleAsyncHTTPClient(
-                force_instance=True,
-                max_clients=4,
-                max_body_size=2 * limit,
-                max_buffer_size=2 * limit,
-            )
+        if self.http_client is None:  # made on first use, inside the running event loop
+            self.http_client = self._new_http_client()
         body = bytearray()
         too_large = []
 
@@ -304,7 +316,7 @@ class JWKSCache(LoggingConfigurable):
             f"The platform's key set is too large (over {limit} bytes).", reason="jwks_too_large"
         )
         try:
-            response = await self._http_client.fetch(request, raise_error=True)
+            response = await self.http_client.fetch(request, raise_error=True)
         except HTTPClientError as e:
             if too_large:
                 raise too_large_error from None
