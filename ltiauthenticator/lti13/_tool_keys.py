@@ -16,8 +16,9 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Optional
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -106,3 +107,18 @@ def tool_key_set(private_pem: bytes, extra_pem_paths: Iterable[str]) -> Dict[str
     for path in extra_pem_paths:
         keys.append(public_jwk(Path(path).read_bytes()))
     return {"keys": keys}
+
+
+class ToolSigner:
+    """Signs the tool's own JWTs (deep linking responses, service token assertions) with
+    the current tool key, naming it by the ``kid`` published at ``/lti13/jwks``."""
+
+    def __init__(self, private_pem: bytes) -> None:
+        self._key = serialization.load_pem_private_key(private_pem, password=None)
+        self.kid = public_jwk(private_pem)["kid"]
+
+    def sign(self, claims: Dict[str, Any], headers: Optional[Dict[str, Any]] = None) -> str:
+        """A compact RS256 JWS over ``claims`` (JSON), with ``kid`` and ``typ: JWT``."""
+        return jwt.encode(
+            claims, self._key, algorithm="RS256", headers={"kid": self.kid, **(headers or {})}
+        )

@@ -452,6 +452,7 @@ class LTI13Authenticator(AdmitLaunchedUsers):
         super().__init__(**kwargs)
         self._registry: Optional[PlatformRegistry] = None
         self._tool_jwks: Optional[Dict[str, Any]] = None
+        self._tool_signer: Optional[_tool_keys.ToolSigner] = None
         self.used_states = SingleUseRecord(ttl=LAUNCH_COOKIE_MAX_AGE)
         self.used_nonces = SingleUseRecord(ttl=LAUNCH_COOKIE_MAX_AGE)
         #: Launch forms waiting for the platform's storage (cookie-less launches).
@@ -610,15 +611,26 @@ class LTI13Authenticator(AdmitLaunchedUsers):
     def tool_jwks_url(self, base_url: str) -> str:
         return url_path_join(base_url, "lti13", "jwks")
 
+    def _load_tool_keys(self) -> None:
+        pem = _tool_keys.load_or_create_private_key(
+            self.tool_private_key, self.tool_private_key_file, self.log
+        )
+        self._tool_jwks = _tool_keys.tool_key_set(pem, self.tool_extra_public_keys)
+        self._tool_signer = _tool_keys.ToolSigner(pem)
+
     @property
     def tool_jwks(self) -> Dict[str, Any]:
         """The tool's public key set (loaded, or generated and persisted, once)."""
         if self._tool_jwks is None:
-            pem = _tool_keys.load_or_create_private_key(
-                self.tool_private_key, self.tool_private_key_file, self.log
-            )
-            self._tool_jwks = _tool_keys.tool_key_set(pem, self.tool_extra_public_keys)
+            self._load_tool_keys()
         return self._tool_jwks
+
+    @property
+    def tool_signer(self) -> _tool_keys.ToolSigner:
+        """Signs the tool's own JWTs with the current tool key (the first of ``tool_jwks``)."""
+        if self._tool_signer is None:
+            self._load_tool_keys()
+        return self._tool_signer
 
     def get_handlers(self, app: Any) -> List[Tuple[str, Any]]:
         # JupyterHub calls this once at start-up: the right moment to refuse bad config,
