@@ -186,9 +186,6 @@ class _LTI13Handler(BaseHandler):
             f" {_loggable(e.detail, 300)}" if e.detail else "",
             f" [{context}]" if context else "",
         )
-        html_message = getattr(e, "html_message", "")
-        if html_message:
-            self._lti13_html_message = f"{html.escape(e.message)}</p><p>{html_message}"
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # JupyterHub 5+ uses the exception's reason as the page's headline (else the whole
@@ -196,6 +193,8 @@ class _LTI13Handler(BaseHandler):
         # while the page renders. JupyterHub 4 would show the reason *instead of* the
         # message, so there the headline stays the standard one.
         exception = (kwargs.get("exc_info") or (None, None))[1]
+        # JupyterHub 4 reads the HTML message from the template namespace only
+        self._lti13_html_message = getattr(exception, "jupyterhub_html_message", "")
         domain_error = getattr(exception, "lti13_error", None)
         if domain_error is None or not _REASON_IS_A_HEADLINE:
             return super().write_error(status_code, **kwargs)
