@@ -174,9 +174,7 @@ def test_unknown_ticket_is_refused(hub, emulator, client, user):
         },
     )
     assert response.status_code == 400
-    assert "not (or no longer) waiting for the platform's storage" in html.unescape(
-        response.text
-    )
+    assert "not (or no longer) waiting for the platform's storage" in html.unescape(response.text)
     assert hub.user(f"{user}@example.edu") is None
     # the genuine ticket still works: it was the ticket, and only it, that was refused
     genuine = client.post_form(

@@ -192,9 +192,7 @@ def test_cached_keys_keep_working_while_the_jwks_endpoint_is_down(own_platform_h
     clock.now += 100_000  # long past max_ttl: every launch now finds the keys stale
     client, action, form, _ = prepared_launch(own_emulator)
     assert client.post_form(action, form).status_code == 302  # served while refreshing
-    wait_until(
-        lambda: "Fetching platform keys from" in hub.log_text(), message="no failed refresh"
-    )
+    wait_until(lambda: "Fetching platform keys from" in hub.log_text(), message="no failed refresh")
     assert own_emulator.platform.jwks_fetches == 2
     # the refresh failed: the last good keys keep serving, and the next launch waits for
     # the back-off instead of asking the platform again

@@ -255,9 +255,7 @@ def test_groups_only_with_manage_groups(hub, emulator, user):
 # -- the tool's own keys ----------------------------------------------------------------------
 
 
-def test_tool_jwks_is_served_persisted_and_listed_in_the_config_json(
-    hub_with, tmp_path, client
-):
+def test_tool_jwks_is_served_persisted_and_listed_in_the_config_json(hub_with, tmp_path, client):
     key_file = tmp_path / "tool.pem"
     hub = hub_with(LTI13Authenticator={"tool_private_key_file": str(key_file)})
     first = client.session.get(hub.url + "/hub/lti13/jwks", timeout=10)

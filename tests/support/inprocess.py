@@ -106,8 +106,7 @@ class InProcessHub(HubAPI):
             + f"c.CryptKeeper.keys = [{secrets.token_bytes(32)!r}]\n"
             # relative paths would be relative to pytest's working directory
             + f"c.LTI13Authenticator.tool_private_key_file = "
-            f"{str(self.workdir / 'lti13_tool_key.pem')!r}\n"
-            + self.config
+            f"{str(self.workdir / 'lti13_tool_key.pem')!r}\n" + self.config
         )
 
     # -- life cycle ------------------------------------------------------------------
