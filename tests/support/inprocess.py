@@ -210,8 +210,11 @@ class InProcessHub(HubAPI):
             **overrides.get("LTI13Authenticator", {}),
         }
         # allow_all's default depends on allowed_users; a started hub computed it already
-        if {"allowed_users", "allowed_groups"} & set(authenticator_traits) and (
-            "allow_all" not in authenticator_traits
+        # (JupyterHub 5 and later: older ones have no allow_all)
+        if (
+            {"allowed_users", "allowed_groups"} & set(authenticator_traits)
+            and "allow_all" not in authenticator_traits
+            and auth.has_trait("allow_all")
         ):
             set_trait(auth, "allow_all", auth._default_allow_all())
         key_cache = JWKSCache(parent=auth, **overrides.get("JWKSCache", {}))

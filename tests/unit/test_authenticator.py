@@ -5,6 +5,7 @@ The flow tier checks a launch of each kind through a real hub; the variants live
 
 import asyncio
 
+import jupyterhub
 import pytest
 from traitlets.config import Config
 
@@ -12,6 +13,10 @@ from ltiauthenticator.lti13 import constants as c
 from ltiauthenticator.lti13.auth import LTI13Authenticator
 
 ISSUER = "https://canvas.instructure.com"
+needs_jupyterhub5 = pytest.mark.skipif(
+    int(jupyterhub.__version__.split(".")[0]) < 5,
+    reason="Authenticator.manage_roles arrived in JupyterHub 5",
+)
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 
 
@@ -105,6 +110,7 @@ def test_custom_role_groups():
     assert asyncio.run(auth.authenticate(None, launch()))["groups"] == ["staff"]
 
 
+@needs_jupyterhub5
 def test_roles_from_role_scopes():
     auth = make(
         Authenticator__manage_roles=True,
@@ -143,6 +149,7 @@ def test_without_admin_roles_the_model_leaves_admin_to_jupyterhub():
     assert "admin" not in asyncio.run(make().authenticate(None, launch()))
 
 
+@needs_jupyterhub5
 def test_admin_users_keep_the_admin_role_when_roles_are_managed():
     auth = make(
         Authenticator__manage_roles=True,
