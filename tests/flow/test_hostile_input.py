@@ -24,8 +24,9 @@ from ..support.client import LaunchClient, parse_form
 from ..support.strategies import REQUIRED, invalid_value, json_values
 from ..support.waiting import wait_until
 
+# Few examples through HTTP: the validator-level properties (tests/unit) draw many more.
 HYPOTHESIS = settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -307,7 +308,7 @@ hostile_values = (
 )
 
 
-@HYPOTHESIS
+@settings(HYPOTHESIS, max_examples=50)
 @given(
     params=st.dictionaries(
         st.sampled_from(

@@ -23,7 +23,7 @@ from ..support.strategies import REQUIRED, invalid_value, json_values
 from .test_claims_matrix import CLIENT_ID, ISSUER, NONCE, run_callback_checks
 
 MANY = settings(
-    max_examples=200,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
