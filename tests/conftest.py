@@ -44,26 +44,22 @@ def merged(
 
 
 @pytest.fixture(scope="session")
-def hub_port() -> int:
-    return free_port()
-
-
-@pytest.fixture(scope="session")
-def emulator(hub_port: int) -> Iterator[EmulatorServer]:
-    server = EmulatorServer("localhost", free_port(), hub_url=f"http://127.0.0.1:{hub_port}")
+def _session_platform() -> Iterator[EmulatorServer]:
+    """The emulated LMS; the tool it launches into is set once the hub runs."""
+    server = EmulatorServer("localhost", free_port(), hub_url="http://127.0.0.1:1")
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def base_auth_config(emulator: EmulatorServer) -> Dict[str, Dict[str, Any]]:
+def base_auth_config(_session_platform: EmulatorServer) -> Dict[str, Dict[str, Any]]:
     return {
         "LTI13Authenticator": {
-            "issuer": emulator.url,
+            "issuer": _session_platform.url,
             "client_id": [CLIENT_ID],
-            "authorize_url": emulator.authorize_url,
-            "jwks_endpoint": emulator.jwks_url,
+            "authorize_url": _session_platform.authorize_url,
+            "jwks_endpoint": _session_platform.jwks_url,
         }
     }
 
@@ -71,14 +67,40 @@ def base_auth_config(emulator: EmulatorServer) -> Dict[str, Dict[str, Any]]:
 @pytest.fixture(scope="session")
 def session_hub(
     tmp_path_factory: pytest.TempPathFactory,
-    hub_port: int,
+    _session_platform: EmulatorServer,
     base_auth_config: Dict[str, Dict[str, Any]],
 ) -> Iterator[InProcessHub]:
-    """The in-process hub, started once, with the base configuration."""
-    hub = InProcessHub(hub_port, tmp_path_factory.mktemp("hub"), render_config(base_auth_config))
-    hub.start()
-    yield hub
-    hub.stop()
+    """The in-process hub, started once, with the base configuration.
+
+    Other engineers' test runs share this machine's ports: a start that lost a port to
+    one of them is retried on fresh ports.
+    """
+    failures = []
+    for _ in range(3):
+        hub = InProcessHub(
+            free_port(), tmp_path_factory.mktemp("hub"), render_config(base_auth_config)
+        )
+        try:
+            hub.start()
+            break
+        except RuntimeError as e:
+            failures.append(e)
+    else:
+        raise RuntimeError(f"the in-process hub did not start: {failures}")
+    with _session_platform.launching_into(hub.url):
+        yield hub
+        hub.stop()
+
+
+@pytest.fixture(scope="session")
+def hub_port(session_hub: InProcessHub) -> int:
+    return session_hub.port
+
+
+@pytest.fixture(scope="session")
+def emulator(_session_platform: EmulatorServer, session_hub: InProcessHub) -> EmulatorServer:
+    """The emulated LMS, registered with the session's hub."""
+    return _session_platform
 
 
 @pytest.fixture(scope="session")

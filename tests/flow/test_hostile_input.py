@@ -238,6 +238,7 @@ def test_a_kid_flood_does_not_flood_the_platform(own_platform_hub, own_emulator)
 
 # -- property-based -------------------------------------------------------------------------------
 
+
 @HYPOTHESIS
 @given(data=st.data())
 def test_any_invalid_claim_set_is_refused_with_a_4xx(hub, emulator, data):

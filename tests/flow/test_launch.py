@@ -128,9 +128,7 @@ def test_config_json_scheme_from_forwarded_proto(hub, client):
     assert response.json()["oidc_initiation_url"].startswith("https://")
 
 
-def test_allow_iframe_needs_a_hub_of_its_own_and_launches_into_it(
-    hub_with, emulator, client, user
-):
+def test_allow_iframe_needs_a_hub_of_its_own_and_launches_into_it(hub_with, emulator, client, user):
     """``allow_iframe`` changes the hub's application at start-up: ``hub_with`` starts a
     hub process for it (once per session), and the emulator launches into that hub."""
     hub = hub_with(LTI13Authenticator={"allow_iframe": True})

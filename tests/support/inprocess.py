@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+import requests
 from jupyterhub.app import JupyterHub
 
 from ltiauthenticator._localhub import loopback_hub_config
@@ -124,7 +125,20 @@ class InProcessHub(HubAPI):
             raise RuntimeError(
                 f"JupyterHub failed at start-up ({self._failure!r}):\n{self._log_tail()}"
             ) from self._failure
+        if not self._answers():
+            # e.g. another process took the public port between free_port() and the
+            # proxy's start: JupyterHub does not notice
+            self.stop()
+            raise RuntimeError(f"JupyterHub started but {self.url} is not it")
         return self
+
+    def _answers(self) -> bool:
+        """Whether this hub (its API, through the proxy) answers at ``url``."""
+        try:
+            response = self.api("GET", "/", auth=False)
+            return response.status_code == 200 and "version" in response.json()
+        except (requests.RequestException, ValueError):
+            return False
 
     def _run(self, config_path: Path) -> None:
         self._loop = loop = asyncio.new_event_loop()
@@ -137,10 +151,20 @@ class InProcessHub(HubAPI):
             loop.run_until_complete(app.start())
         except BaseException as e:  # SystemExit from app.exit() included
             self._failure = e
+            self._clean_up_failed_start(loop)
             self._ready.set()
             return
         self._ready.set()
         loop.run_forever()
+
+    def _clean_up_failed_start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Stop what a failed start left running (the proxy), so a retry starts clean."""
+        if self.app is not None:
+            try:
+                loop.run_until_complete(self.app.cleanup())
+            except Exception:  # noqa: S110 - best effort: the start failed already
+                pass
+        ThreadedJupyterHub.clear_instance()
 
     def stop(self) -> None:
         if self.app is None or self._loop is None or self._failure is not None:
