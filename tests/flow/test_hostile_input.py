@@ -14,7 +14,7 @@ import secrets
 from hashlib import sha256
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ltiauthenticator.lti13 import constants as c
@@ -303,13 +303,15 @@ def test_arbitrary_login_initiations_never_fail_on_the_server(hub, emulator, par
 
 hostile_values = (
     st.text(max_size=60)
-    | st.text(alphabet=st.characters(codec="utf-8"), min_size=8190, max_size=8200)
+    # around the 8192-character argument limit (cheap to draw, unlike long random text)
+    # over the 8192-character argument limit (parameters near it: test_refusals.py)
+    | st.sampled_from([8193, 9000]).map(lambda n: "a" * n)
     | st.sampled_from(["", " ", "\x00", "javascript:alert(1)", "//evil.example", "%00", "\\\\x"])
     | st.lists(st.text(max_size=10), min_size=2, max_size=3)
 )
 
 
-@settings(HYPOTHESIS, max_examples=50)
+@settings(HYPOTHESIS, max_examples=40)
 @given(
     params=st.dictionaries(
         st.sampled_from(
@@ -325,6 +327,8 @@ def test_registered_issuer_with_hostile_parameters_never_fails_on_the_server(
     hub, emulator, params, our_client_id, method
 ):
     """Random ``iss`` values rarely reach the code behind the registry lookup: this does."""
+    # a request line over configurable-http-proxy's 16 KiB never reaches the hub
+    assume(method == "POST" or sum(len(str(v)) for v in params.values()) < 15_000)
     params = dict(params, iss=emulator.url)
     if our_client_id:
         params["client_id"] = emulator.tool.client_id
