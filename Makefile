@@ -33,7 +33,8 @@ lint: install
 # Branch coverage of ltiauthenticator/ (in-process and subprocess hubs alike), with the
 # lines not covered; under 90% fails (see [tool.coverage] in pyproject.toml).
 test: install browser-deps lint
-	$(BIN)/python -m pytest --cov=ltiauthenticator --cov-branch --cov-report=term-missing:skip-covered
+	$(BIN)/python -m pytest --durations=10 \
+	  --cov=ltiauthenticator --cov-branch --cov-report=term-missing:skip-covered
 
 # The oldest JupyterHub we support, in a virtualenv of its own: unit and real-HTTP tests.
 JH4_VENV := .venv-jupyterhub4
