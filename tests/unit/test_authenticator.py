@@ -169,3 +169,20 @@ def test_uri_scheme_overrides_the_detected_one():
     )
     assert make().get_uri_scheme(request) == "http"
     assert make(uri_scheme="https").get_uri_scheme(request) == "https"
+
+
+@needs_jupyterhub5
+def test_lms_admins_keep_the_admin_role_when_roles_are_managed():
+    """FAILS TODAY: ``authenticate`` computes the roles before the admin flag, so an LMS
+    administrator made admin by ``admin_roles`` gets roles ``[user]`` only, and JupyterHub's
+    ``sync_roles`` then takes the admin role away (checked through a real hub: admin flag
+    true, no admin scopes)."""
+    auth = make(
+        Authenticator__manage_roles=True,
+        admin_roles={"system:Administrator"},
+        role_scopes={},
+    )
+    admin = launch(**{c.ROLES_CLAIM: [LIS + "system/person#Administrator"]})
+    model = asyncio.run(auth.authenticate(None, admin))
+    assert model["admin"] is True
+    assert model["roles"] == [{"name": "user"}, {"name": "admin"}]
