@@ -1,19 +1,28 @@
-"""Shared fixtures: the platform emulator, real JupyterHubs, a cookie-keeping client."""
+"""Shared fixtures: the platform emulator, a real JupyterHub, a cookie-keeping client.
+
+One JupyterHub runs in this process for the whole session (see
+:mod:`tests.support.inprocess`); ``hub_with(**overrides)`` changes its authenticator's
+configuration for one test and restores it afterwards. Overrides a running hub cannot
+take (``JupyterHub.*`` settings, ``allow_iframe``) get a hub process of their own, one
+per configuration, started once.
+"""
 
 from __future__ import annotations
 
 import itertools
 import secrets
-from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, List, Union
 
 import pytest
 
 from .support.client import LaunchClient
 from .support.emulator import EmulatorServer
-from .support.hub import Hub, free_port
+from .support.hub import Hub, HubPool, free_port
+from .support.inprocess import InProcessHub, needs_own_process
 
 CLIENT_ID = "jupyterhub-tool"
+
+AnyHub = Union[Hub, InProcessHub]
 
 
 def render_config(config: Dict[str, Dict[str, Any]]) -> str:
@@ -25,79 +34,129 @@ def render_config(config: Dict[str, Dict[str, Any]]) -> str:
     )
 
 
-class HubPool:
-    """Keeps one hub running at a time; a test asking for another config restarts it."""
-
-    def __init__(self, workdir: Path, port: int, make_hub: Callable[..., Hub] = Hub):
-        self.workdir = workdir
-        self.port = port
-        self.make_hub = make_hub
-        self.current: Optional[Hub] = None
-        self._key: Optional[str] = None
-        self._names = itertools.count()
-
-    def get(self, config: str) -> Hub:
-        if self.current is not None and self._key == config:
-            return self.current
-        self.stop()
-        name = f"hub{next(self._names)}"
-        self.current = self.make_hub(self.port, self.workdir, config, name).start()
-        self._key = config
-        return self.current
-
-    def stop(self) -> None:
-        if self.current is not None:
-            self.current.stop()
-            self.current = None
+def merged(
+    base: Dict[str, Dict[str, Any]], overrides: Dict[str, Dict[str, Any]]
+) -> Dict[str, Dict[str, Any]]:
+    config = {cls: dict(traits) for cls, traits in base.items()}
+    for cls, traits in overrides.items():
+        config.setdefault(cls, {}).update(traits)
+    return config
 
 
 @pytest.fixture(scope="session")
-def hub_port() -> int:
-    return free_port()
-
-
-@pytest.fixture(scope="session")
-def emulator(hub_port: int) -> Iterator[EmulatorServer]:
-    server = EmulatorServer("localhost", free_port(), hub_url=f"http://127.0.0.1:{hub_port}")
+def _session_platform() -> Iterator[EmulatorServer]:
+    """The emulated LMS; the tool it launches into is set once the hub runs."""
+    server = EmulatorServer("localhost", free_port(), hub_url="http://127.0.0.1:1")
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def hub_pool(tmp_path_factory: pytest.TempPathFactory, hub_port: int) -> Iterator[HubPool]:
-    pool = HubPool(tmp_path_factory.mktemp("hubs"), hub_port)
-    yield pool
-    pool.stop()
-
-
-@pytest.fixture(scope="session")
-def base_auth_config(emulator: EmulatorServer) -> Dict[str, Dict[str, Any]]:
+def base_auth_config(_session_platform: EmulatorServer) -> Dict[str, Dict[str, Any]]:
     return {
         "LTI13Authenticator": {
-            "issuer": emulator.url,
+            "issuer": _session_platform.url,
             "client_id": [CLIENT_ID],
-            "authorize_url": emulator.authorize_url,
-            "jwks_endpoint": emulator.jwks_url,
+            "authorize_url": _session_platform.authorize_url,
+            "jwks_endpoint": _session_platform.jwks_url,
         }
     }
 
 
+@pytest.fixture(scope="session")
+def session_hub(
+    tmp_path_factory: pytest.TempPathFactory,
+    _session_platform: EmulatorServer,
+    base_auth_config: Dict[str, Dict[str, Any]],
+) -> Iterator[InProcessHub]:
+    """The in-process hub, started once, with the base configuration.
+
+    Other engineers' test runs share this machine's ports: a start that lost a port to
+    one of them is retried on fresh ports.
+    """
+    failures = []
+    for _ in range(3):
+        hub = InProcessHub(
+            free_port(), tmp_path_factory.mktemp("hub"), render_config(base_auth_config)
+        )
+        try:
+            hub.start()
+            break
+        except RuntimeError as e:
+            failures.append(e)
+    else:
+        raise RuntimeError(f"the in-process hub did not start: {failures}")
+    with _session_platform.launching_into(hub.url):
+        yield hub
+        hub.stop()
+
+
+@pytest.fixture(scope="session")
+def hub_port(session_hub: InProcessHub) -> int:
+    return session_hub.port
+
+
+@pytest.fixture(scope="session")
+def emulator(_session_platform: EmulatorServer, session_hub: InProcessHub) -> EmulatorServer:
+    """The emulated LMS, registered with the session's hub."""
+    return _session_platform
+
+
+@pytest.fixture(scope="session")
+def hub_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubPool]:
+    """Hub processes for configurations the in-process hub cannot take."""
+    pool = HubPool(tmp_path_factory.mktemp("hubs"))
+    yield pool
+    pool.stop()
+
+
 @pytest.fixture
-def hub_with(hub_pool: HubPool, base_auth_config: Dict[str, Dict[str, Any]]):
-    """Factory: a running hub whose config is the base config updated with ``overrides``."""
+def hub_with(
+    request: pytest.FixtureRequest,
+    session_hub: InProcessHub,
+    emulator: EmulatorServer,
+    base_auth_config: Dict[str, Dict[str, Any]],
+) -> Iterator[Callable[..., AnyHub]]:
+    """Factory: a running hub whose config is the base config updated with ``overrides``.
 
-    def start(**overrides: Dict[str, Any]) -> Hub:
-        config = {cls: dict(traits) for cls, traits in base_auth_config.items()}
-        for cls, traits in overrides.items():
-            config.setdefault(cls, {}).update(traits)
-        return hub_pool.get(render_config(config))
+    Overrides apply to the in-process hub for this test only (each call replaces the
+    previous call's). The returned hub's ``log_text()`` holds what it logged during this
+    test.
+    """
+    undo: List[Callable[[], None]] = []
+    started: List[AnyHub] = []
 
-    return start
+    def reset() -> None:
+        while undo:
+            undo.pop()()
+
+    def start(**overrides: Dict[str, Any]) -> AnyHub:
+        reset()
+        if needs_own_process(overrides):
+            hub: AnyHub = request.getfixturevalue("hub_pool").get(
+                render_config(merged(base_auth_config, overrides))
+            )
+            # the emulator launches into that hub while this test runs
+            redirect = emulator.launching_into(hub.url)
+            redirect.__enter__()
+            undo.append(lambda: redirect.__exit__(None, None, None))
+        else:
+            hub = session_hub
+            undo.append(session_hub.override(overrides))
+        if hub not in started:
+            hub.begin_test()
+            started.append(hub)
+        return hub
+
+    yield start
+    reset()
+    for hub in started:
+        hub.end_test()
 
 
 @pytest.fixture
-def hub(hub_with) -> Hub:
+def hub(hub_with: Callable[..., AnyHub]) -> AnyHub:
     """A hub with the default configuration: one issuer, one client id, email usernames."""
     return hub_with()
 
@@ -114,3 +173,28 @@ _users = itertools.count()
 def user() -> str:
     """A username no other test uses (the hub's database outlives a test)."""
     return f"user{next(_users)}x{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def own_emulator(hub_port: int) -> Iterator[EmulatorServer]:
+    """A platform of this test's own, for tests that rotate its keys or break its JWKS."""
+    server = EmulatorServer("127.0.0.1", free_port(), hub_url=f"http://127.0.0.1:{hub_port}")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_platform_hub(hub_with: Callable[..., AnyHub], own_emulator: EmulatorServer):
+    """Factory: the hub, registered with ``own_emulator`` only (plus ``overrides``)."""
+
+    def start(**overrides: Dict[str, Any]) -> AnyHub:
+        registration = {
+            "issuer": own_emulator.url,
+            "authorize_url": own_emulator.authorize_url,
+            "jwks_endpoint": own_emulator.jwks_url,
+        }
+        auth = {**registration, **overrides.pop("LTI13Authenticator", {})}
+        return hub_with(LTI13Authenticator=auth, **overrides)
+
+    return start

@@ -26,10 +26,10 @@ import pytest
 
 from ltiauthenticator.platform_emulator import EmulatedPlatform, ToolRegistration, make_app
 
-from ..conftest import HubPool, render_config
+from ..conftest import render_config
 from ..support.chromium import new_chromium
 from ..support.emulator import EmulatorServer
-from ..support.hub import Hub, free_port
+from ..support.hub import Hub, HubPool, free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 CLIENT_ID = "jupyterhub-tool"
@@ -93,6 +93,17 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
 # -- the LMS ----------------------------------------------------------------------------------
 
 
+def browser_tool(hub_url: str) -> ToolRegistration:
+    """The tool as the LMS registered it: the https hub at ``hub_url``."""
+    return ToolRegistration(
+        client_id=CLIENT_ID,
+        login_url=f"{hub_url}/hub/lti13/oauth_login",
+        redirect_uris=[f"{hub_url}/hub/lti13/oauth_callback"],
+        # a page that needs no single-user server: the tests stay fast
+        target_link_uri=f"{hub_url}/hub/home",
+    )
+
+
 class TLSEmulator(EmulatorServer):
     """The platform emulator over https as ``https://lms.test:<port>``."""
 
@@ -100,14 +111,7 @@ class TLSEmulator(EmulatorServer):
         self.tls = tls
         self.port = port
         self.url = f"https://lms.test:{port}"
-        tool = ToolRegistration(
-            client_id=CLIENT_ID,
-            login_url=f"{hub_url}/hub/lti13/oauth_login",
-            redirect_uris=[f"{hub_url}/hub/lti13/oauth_callback"],
-            # a page that needs no single-user server: the tests stay fast
-            target_link_uri=f"{hub_url}/hub/home",
-        )
-        self.platform = EmulatedPlatform(self.url, tool)
+        self.platform = EmulatedPlatform(self.url, browser_tool(hub_url))
         import threading
 
         self._loop = None
@@ -134,13 +138,9 @@ class TLSEmulator(EmulatorServer):
 
 
 @pytest.fixture(scope="session")
-def browser_hub_port() -> int:
-    return free_port()
-
-
-@pytest.fixture(scope="session")
-def lms(tls: Dict[str, str], browser_hub_port: int) -> Iterator[TLSEmulator]:
-    server = TLSEmulator(free_port(), f"https://hub.test:{browser_hub_port}", tls)
+def lms(tls: Dict[str, str]) -> Iterator[TLSEmulator]:
+    # the hub it launches into is set by each test's https_hub (one hub per config)
+    server = TLSEmulator(free_port(), "https://hub.test:1", tls)
     server.start()
     yield server
     server.stop()
@@ -174,11 +174,11 @@ class TLSHub(Hub):
 
 @pytest.fixture(scope="session")
 def tls_hub_pool(
-    tmp_path_factory: pytest.TempPathFactory, browser_hub_port: int, tls: Dict[str, str]
+    tmp_path_factory: pytest.TempPathFactory, tls: Dict[str, str]
 ) -> Iterator[HubPool]:
+    """One https hub process per configuration (allow_iframe on, off), each started once."""
     pool = HubPool(
         tmp_path_factory.mktemp("browserhubs"),
-        browser_hub_port,
         lambda port, workdir, config, name: TLSHub(port, workdir, config, name, tls),
     )
     yield pool
@@ -186,8 +186,15 @@ def tls_hub_pool(
 
 
 @pytest.fixture
-def https_hub(tls_hub_pool: HubPool, lms: TLSEmulator):
-    """Factory: an https hub trusting the LMS, with ``allow_iframe`` on or off."""
+def https_hub(tls_hub_pool: HubPool, lms: TLSEmulator) -> Iterator[Any]:
+    """Factory: an https hub trusting the LMS, with ``allow_iframe`` on or off.
+
+    ``allow_iframe`` changes the hub's application at start-up, so each setting has a
+    hub process of its own; the LMS launches into the one the test asked for, and the
+    hub's ``log_text()`` shows what it logged during this test only.
+    """
+    tool = lms.platform.tool
+    used: List[Hub] = []
 
     def start(allow_iframe: bool = False) -> TLSHub:
         config = {
@@ -200,9 +207,16 @@ def https_hub(tls_hub_pool: HubPool, lms: TLSEmulator):
                 "frame_origins": [lms.url],
             }
         }
-        return tls_hub_pool.get(render_config(config))
+        hub = tls_hub_pool.get(render_config(config))
+        lms.platform.tool = browser_tool(hub.public_url)
+        hub.begin_test()
+        used.append(hub)
+        return hub
 
-    return start
+    yield start
+    lms.platform.tool = tool
+    for hub in used:
+        hub.end_test()
 
 
 # -- the browser -------------------------------------------------------------------------------

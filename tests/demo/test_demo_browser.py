@@ -166,7 +166,10 @@ def test_launch_in_new_window_opens_jupyterlab(
             f"JupyterLab did not load for the {role}; at {browser.current_url}\n"
             f"demo output:\n{demo.output[-3000:]}"
         ) from None
-    time.sleep(2)  # let the launcher render for a meaningful screenshot
+    # the launcher's tiles are drawn: the screenshot shows a usable JupyterLab
+    WebDriverWait(browser, 30).until(
+        EC.visibility_of_element_located((By.CSS_SELECTOR, ".jp-LauncherCard"))
+    )
     screenshot(browser, f"{role}-jupyterlab")
 
     path = browser.current_url.split("127.0.0.1:", 1)[1].split("/", 1)[1]
@@ -189,7 +192,9 @@ def test_embedded_launch_shows_jupyterlab_in_the_course_iframe(
         browser.switch_to.default_content()
         screenshot(browser, "student-iframe-failed")
         raise
-    time.sleep(2)
+    WebDriverWait(browser, 30).until(
+        EC.visibility_of_element_located((By.CSS_SELECTOR, ".jp-LauncherCard"))
+    )
     path = browser.execute_script("return window.location.pathname")
     assert path.startswith("/user/student1@example.edu/lab"), path
     browser.switch_to.default_content()

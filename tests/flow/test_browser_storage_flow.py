@@ -7,10 +7,12 @@ tests/browser runs the same flow in a real Chromium.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from typing import Any, Dict
 
+from ltiauthenticator.lti13 import _platform_storage as storage
 from ltiauthenticator.lti13.handlers import NONCE_STATE_COOKIE_NAME, STATE_COOKIE_NAME
 from ltiauthenticator.platform_emulator import Launch
 
@@ -155,12 +157,46 @@ def test_storage_failure_shows_the_reopen_page(hub, emulator, client, user):
     assert "lti13-open-in-new-window" in failed.text
 
 
-def test_unknown_ticket_is_refused(hub, client):
-    response = client.post_form(
-        hub.url + "/hub/lti13/oauth_callback",
-        {"lti_storage_ticket": "nope", "lti_storage_state": "x", "lti_storage_nonce_state": "y"},
+def test_unknown_ticket_is_refused(hub, emulator, client, user):
+    """A well-formed storage answer whose ticket the hub never gave out is refused.
+
+    Everything else in the POST is genuine (this launch's state and nonce state from the
+    storage, and even its id_token and state), so only the ticket can refuse it.
+    """
+    _, config, action, form = storage_launch(emulator, client, user)
+    kept = dict(config["items"])
+    client.session.cookies.clear()
+    ask = page_config(client.post_form(action, form).text)
+    state_key, nonce_key = ask["keys"]
+    fields = ask["fields"]
+    assert fields["ticket"] == storage.TICKET_FIELD
+    response = post_from_storage_page(
+        client,
+        hub,
+        action,
+        {
+            "id_token": form["id_token"],
+            "state": form["state"],
+            fields["ticket"]: ask["ticket"][:-4] + "AAAA",
+            fields["state"]: kept[state_key],
+            fields["nonce_state"]: kept[nonce_key],
+        },
     )
     assert response.status_code == 400
+    assert "not (or no longer) waiting for the platform's storage" in html.unescape(response.text)
+    assert hub.user(f"{user}@example.edu") is None
+    # the genuine ticket still works: it was the ticket, and only it, that was refused
+    genuine = post_from_storage_page(
+        client,
+        hub,
+        action,
+        {
+            fields["ticket"]: ask["ticket"],
+            fields["state"]: kept[state_key],
+            fields["nonce_state"]: kept[nonce_key],
+        },
+    )
+    assert genuine.status_code == 302, genuine.text[-800:]
 
 
 def test_cookies_blocked_page_offers_to_reopen_the_launch(hub, emulator, client, user):

@@ -7,6 +7,7 @@ attributes, and constants imported in ``jupyterhub_config.py``.
 
 from __future__ import annotations
 
+from ltiauthenticator.lti13 import constants as c
 from ltiauthenticator.platform_emulator import Launch
 
 from ..conftest import render_config
@@ -51,15 +52,17 @@ c.CourseAuthenticator.username_key = "custom_uname"
 def test_established_subclasses_run_a_launch(hub_pool, base_auth_config, emulator, client, user):
     config = {"CourseAuthenticator": base_auth_config["LTI13Authenticator"]}
     hub = hub_pool.get(SUBCLASSES + render_config(config))
-    _, url = emulator.start_launch(
-        Launch(
-            user=user, claims={"https://purl.imsglobal.org/spec/lti/claim/custom": {"uname": user}}
-        )
-    )
-    result = client.launch(url)
-    assert result.callback.status_code == 302, result.final.text[-800:]
-    assert hub.user(f"course-{user}") is not None
-    log = hub.log_text()
-    assert "AUDIT redirect_uri path hub/lti13/oauth_callback" in log
-    assert "AUDIT custom fields ['uname']" in log
-    assert "AUDIT nonce checked" in log
+    hub.begin_test()
+    try:
+        with emulator.launching_into(hub.url):
+            custom = {c.CUSTOM_CLAIM: {"uname": user}}
+            _, url = emulator.start_launch(Launch(user=user, claims=custom))
+            result = client.launch(url)
+        assert result.callback.status_code == 302, result.final.text[-800:]
+        assert hub.user(f"course-{user}") is not None
+        log = hub.log_text()
+        assert "AUDIT redirect_uri path hub/lti13/oauth_callback" in log
+        assert "AUDIT custom fields ['uname']" in log
+        assert "AUDIT nonce checked" in log
+    finally:
+        hub.end_test()

@@ -126,3 +126,19 @@ def test_config_json_scheme_from_forwarded_proto(hub, client):
         hub.url + "/hub/lti13/config", headers={"X-Forwarded-Proto": "https, http"}, timeout=10
     )
     assert response.json()["oidc_initiation_url"].startswith("https://")
+
+
+def test_allow_iframe_needs_a_hub_of_its_own_and_launches_into_it(hub_with, emulator, client, user):
+    """``allow_iframe`` changes the hub's application at start-up: ``hub_with`` starts a
+    hub process for it (once per session), and the emulator launches into that hub."""
+    hub = hub_with(LTI13Authenticator={"allow_iframe": True, "frame_origins": [emulator.url]})
+    page = client.session.get(hub.url + "/hub/login", timeout=10)
+    assert page.headers["Content-Security-Policy"].startswith(
+        f"frame-ancestors 'self' {emulator.url}"
+    )
+    _, url = emulator.start_launch(user=user)
+    assert url.startswith(hub.url + "/hub/lti13/oauth_login?")
+    result = client.launch(url)
+    assert result.callback.status_code == 302, result.callback.text[-800:]
+    assert hub.user(f"{user}@example.edu") is not None
+    assert "302 POST /hub/lti13/oauth_callback" in hub.log_text()

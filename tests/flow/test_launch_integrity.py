@@ -387,21 +387,23 @@ def test_signed_oddities_are_refused(hub, emulator, client, user, oddity):
 # -- 11. URLs from public_url, not from the Host header -----------------------------------------
 
 
-def test_config_json_and_redirect_uri_follow_public_url(hub_port, hub_with, emulator, client, user):
-    hub = hub_with(JupyterHub={"public_url": f"http://127.0.0.1:{hub_port}/"})
+def test_config_json_and_redirect_uri_follow_public_url(hub_with, emulator, client, user):
+    public = "https://hub.example.edu"
+    hub = hub_with(JupyterHub={"public_url": public + "/"})
     response = requests.get(
         hub.url + "/hub/lti13/config", headers={"Host": "evil.example"}, timeout=10
     )
     assert response.headers["Cache-Control"] == "no-store"
     document = response.json()
     assert "evil.example" not in json.dumps(document)
-    assert document["oidc_initiation_url"].startswith(hub.url + "/hub/")
+    assert document["oidc_initiation_url"] == public + "/hub/lti13/oauth_login"
+    assert document["public_jwk_url"] == public + "/hub/lti13/jwks"
     _, url = emulator.start_launch(user=user)
     login = client.session.get(
         url, headers={"Host": "evil.example"}, allow_redirects=False, timeout=10
     )
     redirect_uri = parse_qs(urlsplit(login.headers["Location"]).query)["redirect_uri"][0]
-    assert redirect_uri == hub.url + "/hub/lti13/oauth_callback"
+    assert redirect_uri == public + "/hub/lti13/oauth_callback"
 
 
 # -- 12. a long lti_message_hint does not break the launch -------------------------------------

@@ -208,6 +208,10 @@ def test_nothing_secret_reaches_the_hub_log(hub, emulator, client, user):
         for cookie in response.cookies:
             secrets_seen[f"cookie {cookie.name} of launch {i}"] = cookie.value
     assert len(secrets_seen) == 11
+    # the log searched is this test's, and it does record both launches' requests
+    assert log.count("GET /hub/lti13/oauth_login") == 2
+    assert "302 POST /hub/lti13/oauth_callback" in log
+    assert "401 POST /hub/lti13/oauth_callback" in log
     for what, value in secrets_seen.items():
         assert value not in log, f"the hub log contains the {what}"
     # but each refusal is logged once, with its reason

@@ -109,20 +109,39 @@ def test_keys_of_one_platform_never_validate_a_launch_claiming_another(
     assert multi_hub.user(f"{user}@example.edu") is None
 
 
-def test_same_issuer_other_client_id_uses_only_its_own_registration(
-    multi_hub, emulator, partner, user
-):
-    """A partner tenant's token cannot complete a login started for the main tenant."""
-    launch, url = emulator.start_launch(user=user)
+def _swap_token(launch, signer, claims_from):
+    """A tamper: the form's id_token replaced by ``signer``'s, with ``claims_from``'s claims."""
 
     def swap(form):
         import jwt
 
         nonce = jwt.decode(form["id_token"], options={"verify_signature": False})["nonce"]
-        form["id_token"] = partner.platform.sign(partner.platform.claims_for(launch, nonce))
+        form["id_token"] = signer.platform.sign(claims_from.platform.claims_for(launch, nonce))
 
+    return swap
+
+
+def test_same_issuer_other_client_id_uses_only_its_own_registration(
+    multi_hub, emulator, partner, user
+):
+    """A partner tenant's token cannot complete a login started for the main tenant.
+
+    The partner's keys are not the main registration's keys: refused on the key (400).
+    """
+    launch, url = emulator.start_launch(user=user)
+    response = LaunchClient().launch(url, tamper=_swap_token(launch, partner, partner)).callback
+    assert response.status_code == 400, response.text[-600:]
+    assert "does not publish" in html.unescape(response.text)
+    assert multi_hub.user(f"{user}@example.edu") is None
+
+
+def test_same_issuer_and_keys_but_the_other_client_id_is_401(multi_hub, emulator, partner, user):
+    """Tenants of one issuer usually share its keys: then the audience check refuses."""
+    launch, url = emulator.start_launch(user=user)
+    swap = _swap_token(launch, emulator, partner)  # the partner's aud, the main keys
     response = LaunchClient().launch(url, tamper=swap).callback
-    assert response.status_code in (400, 401)
+    assert response.status_code == 401, response.text[-600:]
+    assert "client id (aud)" in html.unescape(response.text)
     assert multi_hub.user(f"{user}@example.edu") is None
 
 
@@ -239,21 +258,26 @@ def test_groups_only_with_manage_groups(hub, emulator, user):
 # -- the tool's own keys ----------------------------------------------------------------------
 
 
-def test_tool_jwks_is_served_persisted_and_listed_in_the_config_json(hub_with, hub_pool):
-    hub = hub_with()
-    first = requests.get(hub.url + "/hub/lti13/jwks", timeout=10)
+def test_tool_jwks_is_served_persisted_and_listed_in_the_config_json(hub_with, tmp_path, client):
+    key_file = tmp_path / "tool.pem"
+    hub = hub_with(LTI13Authenticator={"tool_private_key_file": str(key_file)})
+    first = client.session.get(hub.url + "/hub/lti13/jwks", timeout=10)
     assert first.status_code == 200
+    assert first.headers["Cache-Control"] == "public, max-age=3600"
     (key,) = first.json()["keys"]
     assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig" and key["kid"]
     assert "d" not in key
-    key_file = hub_pool.workdir / "lti13_tool_key.pem"
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
-    document = requests.get(hub.url + "/hub/lti13/config", timeout=10).json()
+    document = client.session.get(hub.url + "/hub/lti13/config", timeout=10).json()
     assert document["public_jwk_url"] == hub.url + "/hub/lti13/jwks"
-    # a restarted hub (another config, same working directory) keeps the key
-    restarted = hub_with(LTI13Authenticator={"tool_name": "restarted"})
-    again = requests.get(restarted.url + "/hub/lti13/jwks", timeout=10).json()
+    # as after a restart: the key is loaded again, from the file, not generated anew
+    written = key_file.read_bytes()
+    hub = hub_with(
+        LTI13Authenticator={"tool_private_key_file": str(key_file), "tool_name": "restarted"}
+    )
+    again = client.session.get(hub.url + "/hub/lti13/jwks", timeout=10).json()
     assert again["keys"][0]["kid"] == key["kid"]
+    assert key_file.read_bytes() == written
 
 
 def test_tool_key_from_config_value_and_rotation_key(hub_with, tmp_path):
@@ -273,26 +297,31 @@ def test_tool_key_from_config_value_and_rotation_key(hub_with, tmp_path):
 # -- metrics ------------------------------------------------------------------------------------
 
 
+def _samples(hub):
+    metrics = requests.get(
+        hub.url + "/hub/metrics", headers={"Authorization": f"token {hub.token}"}, timeout=10
+    ).text
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("ltiauthenticator_")
+    }
+
+
 def test_prometheus_counters_on_hub_metrics(hub, emulator, user):
+    accepted = 'ltiauthenticator_launches_total{outcome="accepted",reason=""}'
+    refused = 'ltiauthenticator_launches_total{outcome="refused",reason="wrong_audience"}'
+    not_a_launch = (
+        'ltiauthenticator_login_initiations_total{outcome="refused",reason="not_a_launch"}'
+    )
+    fetched = 'ltiauthenticator_jwks_fetches_total{result="ok"}'
+    before = _samples(hub)
     _, url = emulator.start_launch(user=user)
     assert LaunchClient().launch(url).callback.status_code == 302
     _, bad = emulator.start_launch(Launch(user=user + "x", aud="nobody"))
     assert LaunchClient().launch(bad).callback.status_code == 401
     requests.get(hub.url + "/hub/lti13/oauth_login", timeout=10)
-    metrics = requests.get(
-        hub.url + "/hub/metrics", headers={"Authorization": f"token {hub.token}"}, timeout=10
-    ).text
-    samples = {
-        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-        for line in metrics.splitlines()
-        if line.startswith("ltiauthenticator_")
-    }
-    assert samples['ltiauthenticator_launches_total{outcome="accepted",reason=""}'] >= 1
-    assert (
-        samples['ltiauthenticator_launches_total{outcome="refused",reason="wrong_audience"}'] >= 1
-    )
-    assert (
-        samples['ltiauthenticator_login_initiations_total{outcome="refused",reason="not_a_launch"}']
-        >= 1
-    )
-    assert samples['ltiauthenticator_jwks_fetches_total{result="ok"}'] >= 1
+    after = _samples(hub)
+    # this test's launches, counted once each (the hub's key cache is fresh per test)
+    for sample, count in ((accepted, 1), (refused, 1), (not_a_launch, 1), (fetched, 1)):
+        assert after[sample] - before.get(sample, 0) == count, sample

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 from ltiauthenticator.platform_emulator import EmulatedPlatform, ToolRegistration, make_app
+
+
+def tool_registration(client_id: str, hub_url: str) -> ToolRegistration:
+    """The tool as the platform registered it: JupyterHub at ``hub_url``."""
+    return ToolRegistration(
+        client_id=client_id,
+        login_url=f"{hub_url}/hub/lti13/oauth_login",
+        redirect_uris=[f"{hub_url}/hub/lti13/oauth_callback"],
+        target_link_uri=f"{hub_url}/hub/",
+    )
 
 
 class EmulatorServer:
@@ -26,12 +38,7 @@ class EmulatorServer:
     ):
         self.url = f"http://{host}:{port}"
         self.port = port
-        tool = ToolRegistration(
-            client_id=client_id,
-            login_url=f"{hub_url}/hub/lti13/oauth_login",
-            redirect_uris=[f"{hub_url}/hub/lti13/oauth_callback"],
-            target_link_uri=f"{hub_url}/hub/",
-        )
+        tool = tool_registration(client_id, hub_url)
         self.platform = EmulatedPlatform(issuer or self.url, tool)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._ready = threading.Event()
@@ -44,6 +51,18 @@ class EmulatorServer:
     @property
     def jwks_url(self) -> str:
         return self.url + "/jwks"
+
+    @contextmanager
+    def launching_into(self, hub_url: str) -> Iterator[None]:
+        """For a while, the registered tool is the hub at ``hub_url`` (another hub)."""
+        tool = self.platform.tool
+        self.platform.tool = dataclasses.replace(
+            tool_registration(tool.client_id, hub_url), deployment_id=tool.deployment_id
+        )
+        try:
+            yield
+        finally:
+            self.platform.tool = tool
 
     def start(self) -> EmulatorServer:
         self._thread.start()

@@ -9,14 +9,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import requests
 
 from ltiauthenticator._localhub import MISSING_PROXY, REPO, free_port, loopback_hub_config
 from ltiauthenticator._localhub import find_proxy as _find_proxy
 
-__all__ = ["REPO", "Hub", "find_proxy", "free_port"]
+__all__ = ["REPO", "Hub", "HubAPI", "HubPool", "find_proxy", "free_port"]
 
 
 def find_proxy() -> str:
@@ -41,7 +41,38 @@ c.JupyterHub.load_roles = [{{
 """
 
 
-class Hub:
+class HubAPI:
+    """The hub's REST API, called as the admin service ``tests``."""
+
+    url: str
+    token: str
+    #: requests' ``verify`` for calls to this hub (a CA file for https hubs).
+    verify: Any = True
+
+    def api(self, method: str, path: str, auth: bool = True, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"token {self.token}"} if auth else {}
+        return requests.request(
+            method,
+            f"{self.url}/hub/api{path}",
+            headers=headers,
+            timeout=10,
+            verify=self.verify,
+            **kwargs,
+        )
+
+    def user(self, name: str) -> Optional[Dict[str, Any]]:
+        """The user model with auth_state, or None when no such user exists."""
+        response = self.api("GET", f"/users/{name}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()
+
+    def user_count(self) -> int:
+        return len(self.api("GET", "/users").json())
+
+
+class Hub(HubAPI):
     """One running JupyterHub process; its log is kept for assertions."""
 
     def __init__(self, port: int, workdir: Path, config: str, name: str):
@@ -53,9 +84,7 @@ class Hub:
         self.config = config
         self.log_path = workdir / f"{name}.log"
         self.process: Optional[subprocess.Popen] = None
-
-    #: requests' ``verify`` for calls to this hub (a CA file for https hubs).
-    verify: Any = True
+        self._log_offset = 0
 
     def config_text(self) -> str:
         """The whole jupyterhub_config.py; subclasses add lines (TLS, say)."""
@@ -107,29 +136,44 @@ class Hub:
         for leftover in ("hub.sqlite", "proxy.pid", "jupyterhub.pid"):
             (self.workdir / leftover).unlink(missing_ok=True)
 
+    def begin_test(self) -> None:
+        """From now on ``log_text`` shows only what the hub logs for the current test."""
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def end_test(self) -> None:
+        self._log_offset = 0
+
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        """The hub's log since :meth:`begin_test` (the whole log before any test began)."""
+        if not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as log:
+            log.seek(self._log_offset)
+            return log.read().decode(errors="replace")
 
-    # -- the REST API, as an admin service -----------------------------------------------
 
-    def api(self, method: str, path: str, auth: bool = True, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"token {self.token}"} if auth else {}
-        return requests.request(
-            method,
-            f"{self.url}/hub/api{path}",
-            headers=headers,
-            timeout=10,
-            verify=self.verify,
-            **kwargs,
-        )
+class HubPool:
+    """Hub processes for the few configurations a running hub cannot switch to.
 
-    def user(self, name: str) -> Optional[Dict[str, Any]]:
-        """The user model with auth_state, or None when no such user exists."""
-        response = self.api("GET", f"/users/{name}")
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        return response.json()
+    Each configuration gets its own hub, on its own port and in its own directory,
+    started on first use and kept until the session ends: tests in any order start
+    each configuration once.
+    """
 
-    def user_count(self) -> int:
-        return len(self.api("GET", "/users").json())
+    def __init__(self, workdir: Path, make_hub: Callable[..., Hub] = Hub):
+        self.workdir = workdir
+        self.make_hub = make_hub
+        self.hubs: Dict[str, Hub] = {}
+
+    def get(self, config: str) -> Hub:
+        if config not in self.hubs:
+            name = f"hub{len(self.hubs)}"
+            workdir = self.workdir / name
+            workdir.mkdir()
+            self.hubs[config] = self.make_hub(free_port(), workdir, config, name).start()
+        return self.hubs[config]
+
+    def stop(self) -> None:
+        for hub in self.hubs.values():
+            hub.stop()
+        self.hubs.clear()

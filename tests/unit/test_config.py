@@ -144,14 +144,54 @@ def test_entry_point_name():
 
 
 def test_public_modules_of_the_contract():
+    """The established plugin's public names still exist and still behave as before."""
+    from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+
     from ltiauthenticator.lti13 import constants, error
-    from ltiauthenticator.utils import convert_request_to_dict, get_browser_protocol
+    from ltiauthenticator.utils import (
+        arguments_with_repeats,
+        convert_request_to_dict,
+        get_browser_protocol,
+    )
 
     assert issubclass(error.InvalidAudienceError, error.ValidationError)
-    for name in ("MissingRequiredArgumentError", "IncorrectValueError", "TokenError", "LoginError"):
-        assert hasattr(error, name)
+    statuses = {
+        error.MissingRequiredArgumentError: 400,
+        error.IncorrectValueError: 400,
+        error.TokenError: 400,
+        error.InvalidAudienceError: 401,
+        error.LoginError: 400,
+    }
+    for cls, status in statuses.items():
+        refusal = cls("Something is wrong.", hint="Do this.")
+        assert isinstance(refusal, error.LTI13Error)
+        assert refusal.status_code == status, cls
+        assert refusal.message == "Something is wrong."
+        assert "Do this." in refusal.user_message()
     assert constants.LTI13_LOGIN_REQUEST_ARGS == ["iss", "login_hint", "target_link_uri"]
-    assert callable(convert_request_to_dict) and callable(get_browser_protocol)
+
+    # the established helper: first values (the handlers use arguments_with_repeats)
+    assert convert_request_to_dict({"iss": [b"https://lms"], "x": [b"1", b"2"]}) == {
+        "iss": "https://lms",
+        "x": "1",
+    }
+    assert convert_request_to_dict({"bad": [b"\xff"]}) == {"bad": "\ufffd"}
+    assert arguments_with_repeats({"x": [b"1", b"2"]}) == {"x": ["1", "2"]}
+
+    def request(protocol="http", **headers):
+        start_line = RequestStartLine("GET", "/", "HTTP/1.1")
+        made = HTTPServerRequest(
+            start_line=start_line, headers=HTTPHeaders(Host="hub.example", **headers)
+        )
+        made.protocol = protocol
+        return made
+
+    assert get_browser_protocol(request()) == "http"
+    assert get_browser_protocol(request("https")) == "https"
+    assert get_browser_protocol(request(**{"X-Forwarded-Proto": "https, http"})) == "https"
+    assert get_browser_protocol(request(**{"X-Scheme": "HTTPS"})) == "https"
+    # a header that is not a scheme is ignored, not trusted
+    assert get_browser_protocol(request(**{"X-Forwarded-Proto": "gopher"})) == "http"
 
 
 def test_deployment_allowlist_for_the_single_issuer_traits():
