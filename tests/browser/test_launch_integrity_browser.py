@@ -164,3 +164,24 @@ def test_two_tool_links_on_one_course_page_both_land(https_hub, lms, browser_fac
     browser.driver.switch_to.default_content()
     browser.screenshot("two-embedded-launches")
     assert hub_user(hub, f"{user}@example.edu") is not None
+
+
+def test_over_https_launch_cookies_are_host_only(https_hub, lms, user):
+    """``__Host-`` cookies: a sibling host under the same domain cannot plant them."""
+    hub = https_hub()
+    _, login_url = lms.platform.start_launch(user=user)
+    response = requests.get(
+        _by_ip(login_url),
+        headers={"Host": urlsplit(hub.public_url).netloc},
+        allow_redirects=False,
+        verify=hub.tls["cert"],
+        timeout=10,
+    )
+    assert response.status_code == 302
+    cookies = [c for c in response.raw.headers.getlist("Set-Cookie") if "lti13" in c]
+    assert len(cookies) == 2, cookies
+    for cookie in cookies:
+        assert cookie.startswith("__Host-lti13-"), cookie
+        attributes = [part.strip() for part in cookie.split(";")]
+        assert "Path=/" in attributes and "Secure" in attributes
+        assert not any(a.lower().startswith("domain=") for a in attributes)

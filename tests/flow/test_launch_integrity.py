@@ -541,3 +541,43 @@ def test_an_unexpanded_variable_is_not_a_username(hub_with, emulator, user):
         names.append(f"sub-{who}{user}")
     assert all(hub.user(name) is not None for name in names)
     assert hub.user("$canvas.user.loginid") is None
+
+
+# -- 8. a used token is remembered as long as it could pass (an hour for Canvas) ------------
+
+
+def test_a_replay_after_ten_minutes_is_still_refused(hub_with, emulator, client, user):
+    """max_age off and a one-hour exp, as Canvas sends: the record must outlive 600 s."""
+    hub = hub_with(LTI13LaunchValidator={"max_age": 0})
+    launch = Launch(user=user, storage_target=FRAME, exp_seconds=3600)
+    _, url = emulator.start_launch(launch)
+    login = client.login_initiation(url)
+    config = page_config(login.text)
+    kept = dict(config["items"])
+    page = client.session.get(config["next"], timeout=15)
+    action, form = parse_form(page.text, page.url)
+    client.session.cookies.clear()
+    ask = page_config(client.post_form(action, form).text)
+    state_key, nonce_key = ask["keys"]
+    fields = ask["fields"]
+    done = client.session.post(
+        action,
+        data={
+            fields["ticket"]: ask["ticket"],
+            fields["state"]: kept[state_key],
+            fields["nonce_state"]: kept[nonce_key],
+        },
+        headers={"Origin": hub.url},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert done.status_code == 302
+    record = hub.authenticator.used_nonces
+    clock = record.clock
+    record.clock = lambda: clock() + 601  # eleven minutes later, for the replay record
+    try:
+        replay = requests.post(action, data=form, allow_redirects=False, timeout=10)
+    finally:
+        record.clock = clock
+    assert replay.status_code == 400
+    assert "already used" in html.unescape(replay.text)
