@@ -34,8 +34,9 @@ def launch_into(
     pool: HubPool, base: Dict[str, Dict[str, Any]], config: str, emulator, user: str
 ) -> Any:
     hub = pool.get(render_config(base) + config)
-    _, url = emulator.start_launch(user=user)
-    return hub, LaunchClient().launch(url).callback
+    with emulator.launching_into(hub.url):  # that hub is the emulator's tool for now
+        _, url = emulator.start_launch(user=user)
+        return hub, LaunchClient().launch(url).callback
 
 
 def test_the_course_example_admits_listed_courses_only(hub_pool, base_auth_config, emulator):
