@@ -8,41 +8,18 @@ tests/browser runs the same flow in a real Chromium.
 from __future__ import annotations
 
 import html
-import json
 import re
-from typing import Any, Dict
 
 from ltiauthenticator.lti13 import _platform_storage as storage
 from ltiauthenticator.lti13.handlers import NONCE_STATE_COOKIE_NAME, STATE_COOKIE_NAME
-from ltiauthenticator.platform_emulator import Launch
 
-from ..support.client import parse_form
-
-FRAME = "post_message_forwarding"
-
-
-def page_config(page: str) -> Dict[str, Any]:
-    match = re.search(r"id='lti-storage-config'>(.*?)</script>", page, re.S)
-    assert match, page[:1500]
-    return json.loads(match.group(1))
-
-
-def post_from_storage_page(client, hub, action, fields):
-    """The storage page's POST: a same-origin form submission, as a browser sends it."""
-    return client.session.post(
-        action, data=fields, headers={"Origin": hub.url}, allow_redirects=False, timeout=30
-    )
-
-
-def storage_launch(emulator, client, user):
-    """Login initiation with ``lti_storage_target``; the platform's auto-submit form."""
-    _, url = emulator.start_launch(Launch(user=user, storage_target=FRAME))
-    login = client.login_initiation(url)
-    assert login.status_code == 200, login.text[-500:]
-    config = page_config(login.text)
-    authorization = client.session.get(config["next"], timeout=15)
-    action, form = parse_form(authorization.text, authorization.url)
-    return login, config, action, form
+from ..support.storage import (
+    FRAME,
+    answer_from_storage,
+    page_config,
+    post_from_storage_page,
+    storage_launch,
+)
 
 
 def test_login_initiation_with_storage_target_stores_state_and_nonce_in_the_platform(
@@ -74,34 +51,13 @@ def test_launch_without_cookies_completes_with_platform_storage(hub, emulator, c
     ask = page_config(first.text)
     assert ask["mode"] == "get" and ask["origin"] == emulator.url
     assert form["id_token"] not in first.text and form["state"] not in first.text
-    state_key, nonce_key = ask["keys"]
-    fields = ask["fields"]
-
-    second = post_from_storage_page(
-        client,
-        hub,
-        action,
-        {
-            fields["ticket"]: ask["ticket"],
-            fields["state"]: kept[state_key],
-            fields["nonce_state"]: kept[nonce_key],
-        },
-    )
+    second = post_from_storage_page(client, hub, action, answer_from_storage(ask, kept))
     assert second.status_code == 302, second.text[-800:]
     assert client.hub_path(second) == "/hub/spawn"
     assert hub.user(f"{user}@example.edu") is not None
 
     # the ticket is single use, and so are state and nonce
-    again = post_from_storage_page(
-        client,
-        hub,
-        action,
-        {
-            fields["ticket"]: ask["ticket"],
-            fields["state"]: kept[state_key],
-            fields["nonce_state"]: kept[nonce_key],
-        },
-    )
+    again = post_from_storage_page(client, hub, action, answer_from_storage(ask, kept))
     assert again.status_code == 400
     client.session.cookies.clear()
     replay = client.post_form(action, form)
@@ -186,16 +142,7 @@ def test_unknown_ticket_is_refused(hub, emulator, client, user):
     assert "not (or no longer) waiting for the platform's storage" in html.unescape(response.text)
     assert hub.user(f"{user}@example.edu") is None
     # the genuine ticket still works: it was the ticket, and only it, that was refused
-    genuine = post_from_storage_page(
-        client,
-        hub,
-        action,
-        {
-            fields["ticket"]: ask["ticket"],
-            fields["state"]: kept[state_key],
-            fields["nonce_state"]: kept[nonce_key],
-        },
-    )
+    genuine = post_from_storage_page(client, hub, action, answer_from_storage(ask, kept))
     assert genuine.status_code == 302, genuine.text[-800:]
 
 

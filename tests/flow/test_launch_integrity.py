@@ -11,7 +11,7 @@ import base64
 import html
 import json
 import re
-from typing import Any, Dict
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import jupyterhub
@@ -23,22 +23,22 @@ from ltiauthenticator.lti13.handlers import _serialize_state
 from ltiauthenticator.platform_emulator import Launch
 
 from ..support.client import LaunchClient, parse_form
-from ..support.emulator import EmulatorServer
+from ..support.emulator import EmulatorServer, registration
 from ..support.hub import free_port
+from ..support.storage import (
+    FRAME,
+    answer_from_storage,
+    finish_without_cookies,
+    page_config,
+    storage_launch,
+)
 
-FRAME = "post_message_forwarding"
 HUB_LOGIN_COOKIES = ("jupyterhub-session-id", "jupyterhub-hub-login")
 
 needs_jupyterhub5 = pytest.mark.skipif(
     int(jupyterhub.__version__.split(".")[0]) < 5,
     reason="Authenticator.manage_roles arrived in JupyterHub 5",
 )
-
-
-def page_config(page: str) -> Dict[str, Any]:
-    match = re.search(r"id='lti-storage-config'>(.*?)</script>", page, re.S)
-    assert match, page[:1500]
-    return json.loads(match.group(1))
 
 
 def logged_in_as(client: LaunchClient, hub) -> Any:
@@ -57,24 +57,9 @@ def second_lms(hub_port):
     server.stop()
 
 
-def registration(server, **extra):
-    return {
-        "issuer": server.platform.issuer,
-        "client_id": server.platform.tool.client_id,
-        "authorize_url": server.authorize_url,
-        "jwks_endpoint": server.jwks_url,
-        **extra,
-    }
-
-
 def storage_login(emulator, client, user):
     """A login initiation offering platform storage; the platform's auto-submit form."""
-    _, url = emulator.start_launch(Launch(user=user, storage_target=FRAME))
-    login = client.login_initiation(url)
-    assert login.status_code == 200, login.text[-500:]
-    config = page_config(login.text)
-    authorization = client.session.get(config["next"], timeout=15)
-    action, form = parse_form(authorization.text, authorization.url)
+    _, config, action, form = storage_launch(emulator, client, user)
     return dict(config["items"]), action, form
 
 
@@ -115,18 +100,10 @@ def test_a_parked_launch_cannot_be_finished_from_another_site(hub, emulator, use
     kept, action, form = storage_login(emulator, mallory, f"mallory{user}")
     first = requests.post(action, data=form, allow_redirects=False, timeout=10)  # no cookies
     assert first.status_code == 200
-    ask = page_config(first.text)
-    state_key, nonce_key = ask["keys"]
-    fields = ask["fields"]
-
     victim = LaunchClient()
     response = victim.session.post(
         action,
-        data={
-            fields["ticket"]: ask["ticket"],
-            fields["state"]: kept[state_key],
-            fields["nonce_state"]: kept[nonce_key],
-        },
+        data=answer_from_storage(page_config(first.text), kept),
         headers=headers,
         allow_redirects=False,
         timeout=10,
@@ -139,19 +116,13 @@ def test_a_parked_launch_cannot_be_finished_from_another_site(hub, emulator, use
 
 
 def test_the_hubs_own_storage_page_still_finishes_the_launch(hub, emulator, client, user):
-    kept, action, form = storage_login(emulator, client, user)
+    _, config, action, form = storage_launch(emulator, client, user)
     client.session.cookies.clear()
     ask = page_config(client.post_form(action, form).text)
-    state_key, nonce_key = ask["keys"]
-    fields = ask["fields"]
     response = client.session.post(
         action,
-        data={
-            fields["ticket"]: ask["ticket"],
-            fields["state"]: kept[state_key],
-            fields["nonce_state"]: kept[nonce_key],
-        },
-        headers={"Sec-Fetch-Site": "same-origin"},
+        data=answer_from_storage(ask, dict(config["items"])),
+        headers={"Sec-Fetch-Site": "same-origin"},  # no Origin: the fetch metadata decides
         allow_redirects=False,
         timeout=10,
     )
@@ -505,22 +476,7 @@ def _accepted_launches(hub) -> float:
 
 def test_a_cookie_less_launch_is_counted_once(hub, emulator, client, user):
     before = _accepted_launches(hub)
-    kept, action, form = storage_login(emulator, client, user)
-    client.session.cookies.clear()
-    ask = page_config(client.post_form(action, form).text)
-    state_key, nonce_key = ask["keys"]
-    fields = ask["fields"]
-    done = client.session.post(
-        action,
-        data={
-            fields["ticket"]: ask["ticket"],
-            fields["state"]: kept[state_key],
-            fields["nonce_state"]: kept[nonce_key],
-        },
-        headers={"Origin": hub.url},
-        allow_redirects=False,
-        timeout=10,
-    )
+    done, _, _ = finish_without_cookies(hub, emulator, client, user)
     assert done.status_code == 302
     assert _accepted_launches(hub) == before + 1
 
@@ -549,28 +505,7 @@ def test_an_unexpanded_variable_is_not_a_username(hub_with, emulator, user):
 def test_a_replay_after_ten_minutes_is_still_refused(hub_with, emulator, client, user):
     """max_age off and a one-hour exp, as Canvas sends: the record must outlive 600 s."""
     hub = hub_with(LTI13LaunchValidator={"max_age": 0})
-    launch = Launch(user=user, storage_target=FRAME, exp_seconds=3600)
-    _, url = emulator.start_launch(launch)
-    login = client.login_initiation(url)
-    config = page_config(login.text)
-    kept = dict(config["items"])
-    page = client.session.get(config["next"], timeout=15)
-    action, form = parse_form(page.text, page.url)
-    client.session.cookies.clear()
-    ask = page_config(client.post_form(action, form).text)
-    state_key, nonce_key = ask["keys"]
-    fields = ask["fields"]
-    done = client.session.post(
-        action,
-        data={
-            fields["ticket"]: ask["ticket"],
-            fields["state"]: kept[state_key],
-            fields["nonce_state"]: kept[nonce_key],
-        },
-        headers={"Origin": hub.url},
-        allow_redirects=False,
-        timeout=10,
-    )
+    done, action, form = finish_without_cookies(hub, emulator, client, user, exp_seconds=3600)
     assert done.status_code == 302
     record = hub.authenticator.used_nonces
     clock = record.clock

@@ -19,7 +19,7 @@ from ltiauthenticator.lti13._tool_keys import generate_private_key_pem, public_j
 from ltiauthenticator.platform_emulator import Launch
 
 from ..support.client import LaunchClient
-from ..support.emulator import EmulatorServer
+from ..support.emulator import EmulatorServer, registration
 from ..support.hub import free_port
 
 
@@ -44,16 +44,6 @@ def partner(hub_port, emulator):
     ).start()
     yield server
     server.stop()
-
-
-def registration(server, **extra):
-    return {
-        "issuer": server.platform.issuer,
-        "client_id": server.platform.tool.client_id,
-        "authorize_url": server.authorize_url,
-        "jwks_endpoint": server.jwks_url,
-        **extra,
-    }
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 from ltiauthenticator.platform_emulator import EmulatedPlatform, ToolRegistration, make_app
 
@@ -87,3 +87,14 @@ class EmulatorServer:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.platform, name)
+
+
+def registration(server: EmulatorServer, **extra: Any) -> Dict[str, Any]:
+    """A ``platforms`` entry for ``server`` (plus ``extra`` keys)."""
+    return {
+        "issuer": server.platform.issuer,
+        "client_id": server.platform.tool.client_id,
+        "authorize_url": server.authorize_url,
+        "jwks_endpoint": server.jwks_url,
+        **extra,
+    }
