@@ -188,21 +188,30 @@ class _LTI13Handler(BaseHandler):
         )
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        # JupyterHub 5+ uses the exception's reason as the page's headline (else the whole
-        # message); the exception keeps the standard reason, so lend it the short title
-        # while the page renders. JupyterHub 4 would show the reason *instead of* the
-        # message, so there the headline stays the standard one.
+        # The exception keeps tornado's standard reason and the plain message (its str()
+        # is part of the established interface); the page gets a short title and advice,
+        # lent to the exception while the page renders. JupyterHub 5+ shows the reason as
+        # the headline and reads ``jupyterhub_message``; JupyterHub 4 shows the reason
+        # *instead of* the message, and reads neither: there the advice goes in the message.
         exception = (kwargs.get("exc_info") or (None, None))[1]
         # JupyterHub 4 reads the HTML message from the template namespace only
         self._lti13_html_message = getattr(exception, "jupyterhub_html_message", "")
         domain_error = getattr(exception, "lti13_error", None)
-        if domain_error is None or not _REASON_IS_A_HEADLINE:
+        if domain_error is None:
             return super().write_error(status_code, **kwargs)
-        exception.reason = domain_error.title
+        lent = (
+            {"reason": domain_error.title}
+            if _REASON_IS_A_HEADLINE
+            else {"args": (domain_error.user_message(),)}  # its log_message is "%s"
+        )
+        kept = {name: getattr(exception, name) for name in lent}
+        for name, value in lent.items():
+            setattr(exception, name, value)
         try:
             return super().write_error(status_code, **kwargs)
         finally:
-            exception.reason = None
+            for name, value in kept.items():
+                setattr(exception, name, value)
 
     @property
     def template_namespace(self) -> Dict[str, Any]:
