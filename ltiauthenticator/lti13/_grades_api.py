@@ -88,7 +88,8 @@ class _ServicesAPIHandler(APIHandler):
                 403,
                 f"This token lacks the {scope} scope needed for LMS grades and rosters.",
             )
-        return caller.name
+        kind = "service" if isinstance(caller, orm.Service) else "user"
+        return f"{kind} {caller.name}"
 
     def audit(self, caller: str, action: str, course: str, platform: str, **details: Any) -> None:
         extra = " ".join(f"{k}={v!r}" for k, v in details.items() if v not in (None, ""))
