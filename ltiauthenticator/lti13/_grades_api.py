@@ -13,7 +13,8 @@ Endpoints (under the hub's base URL, e.g. ``/hub/``):
 * ``POST lti13/api/grades/scores`` — a score for one user
 * ``GET lti13/api/grades/lineitems?course=…`` — the course's line items
 * ``GET lti13/api/grades/results?course=…&line_item=…`` — results of one line item
-* ``GET lti13/api/roster?course=…[&role=Learner]`` — the course's members, with hub usernames
+* ``GET lti13/api/roster?course=…[&role=Learner][&limit=<page size>]`` — the course's
+  members, with hub usernames
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ def required_scope() -> str:
     """The custom scope when the hub defines it (``JupyterHub.custom_scopes``), else
     ``admin:users`` (JupyterHub 4 has no custom scopes)."""
     return GRADES_SCOPE if GRADES_SCOPE in scopes.scope_definitions else FALLBACK_SCOPE
+
+
+def read_only(record: Dict[str, Any]) -> bool:
+    """Read line items with the scope the launch granted: some platforms (Moodle with
+    column management on, lti1p3platform) grant ``lineitem`` but not ``lineitem.readonly``."""
+    return SCOPE_LINEITEM not in (record.get("scope") or [])
 
 
 class _ServicesAPIHandler(APIHandler):
@@ -383,7 +390,9 @@ class LineItemsAPIHandler(_ServicesAPIHandler):
         if not record.get("lineitems"):
             raise api_error(409, f"The launches from course {course!r} carry no line items URL.")
         try:
-            items = await self.client.line_items(registration, client_id, record["lineitems"])
+            items = await self.client.line_items(
+                registration, client_id, record["lineitems"], readonly=read_only(record)
+            )
         except ServiceAccessError as e:
             raise self.service_error(e) from None
         self.audit(caller, "listed line items", course, registration.id)
@@ -399,7 +408,9 @@ class ResultsAPIHandler(_ServicesAPIHandler):
         wanted = self.query("line_item", required=True)
         registration, client_id, record, usernames = await self.course(course, platform)
         try:
-            items = await self.client.line_items(registration, client_id, record["lineitems"])
+            items = await self.client.line_items(
+                registration, client_id, record["lineitems"], readonly=read_only(record)
+            )
             matches = [
                 i for i in items if wanted in (i.get("id"), i.get("resourceId"), i.get("label"))
             ]
@@ -420,7 +431,9 @@ class RosterAPIHandler(_ServicesAPIHandler):
     async def get(self) -> None:
         caller = self.check_access()
         course, platform = self.query("course", required=True), self.query("platform")
-        role = self.query("role")
+        role, limit = self.query("role"), self.query("limit")
+        if limit and (not limit.isdigit() or not 0 < int(limit) <= 1000):
+            raise api_error(400, "'limit' (members per page asked of the LMS) must be 1-1000.")
         registration, client_id, record, usernames = await self.course(course, platform)
         if not record.get("memberships_url"):
             raise api_error(
@@ -430,7 +443,12 @@ class RosterAPIHandler(_ServicesAPIHandler):
             )
         try:
             found = await _roster.members(
-                self.client, registration, client_id, record["memberships_url"], role=role
+                self.client,
+                registration,
+                client_id,
+                record["memberships_url"],
+                role=role,
+                limit=int(limit or 0),
             )
         except ServiceAccessError as e:
             raise self.service_error(e) from None
