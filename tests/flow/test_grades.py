@@ -346,3 +346,20 @@ def test_config_json_advertises_service_scopes_only_when_enabled(grades_hub, hub
     assert requests.get(plain.url + "/hub/lti13/config", timeout=10).json()["scopes"] == []
     # and the API is not there when the feature is off
     assert grades_api(plain, plain.token, "GET", "roster?course=x").status_code == 404
+
+
+def test_without_auth_state_the_api_asks_the_admin_to_enable_it(hub_with, emulator, client, user):
+    config = grades_config(emulator)
+    config["Authenticator"] = {"enable_auth_state": False}
+    hub = hub_with(**config)
+    course = new_course()
+    student = launch(emulator, client, user, course)
+
+    score = post_score(
+        hub, hub.token, username=student, resource_link_id="nb-1", scoreGiven=1, scoreMaximum=1
+    )
+    roster = grades_api(hub, hub.token, "GET", f"roster?course={course['id']}")
+
+    for response in (score, roster):
+        assert response.status_code == 409, response.text
+        assert "enable_auth_state = True" in response.json()["message"]
