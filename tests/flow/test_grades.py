@@ -363,3 +363,36 @@ def test_without_auth_state_the_api_asks_the_admin_to_enable_it(hub_with, emulat
     for response in (score, roster):
         assert response.status_code == 409, response.text
         assert "enable_auth_state = True" in response.json()["message"]
+
+
+def test_revoked_service_token_is_replaced_and_earlier_links_stay_gradable(
+    grades_hub, emulator, services, client, user, grader
+):
+    course = new_course()
+    student = launch(emulator, client, user, course, link="nb-1")
+    launch(emulator, client, user, course, link="nb-2")  # a later launch, another link
+    assert (
+        post_score(
+            grades_hub,
+            grader,
+            username=student,
+            resource_link_id="nb-2",
+            scoreGiven=1,
+            scoreMaximum=1,
+        ).status_code
+        == 200
+    )
+    services.tokens.clear()  # the platform forgets every token it issued
+    before = services.token_requests
+
+    response = post_score(
+        grades_hub, grader, username=student, resource_link_id="nb-1", scoreGiven=2, scoreMaximum=2
+    )
+
+    assert response.status_code == 200, response.text
+    assert services.token_requests > before  # a new token was fetched after the 401
+    assert sorted(r["line_item"] for r in gradebook(emulator, course)) == [
+        "Notebook 1",
+        "Notebook 1",
+    ]
+    assert {i["resourceId"] for i in services.line_items[course["id"]]} == {"nb-1", "nb-2"}
