@@ -285,7 +285,9 @@ class ScoresAPIHandler(_ServicesAPIHandler):
         score = score_document(body, services.get("sub", ""))
         lineitem_url, label = await self._line_item(body, registration, services, record, link_id)
         try:
-            await self.client.post_score(registration, services["client_id"], lineitem_url, score)
+            await self.client.post_score(
+                registration, services.get("client_id", ""), lineitem_url, score
+            )
         except ServiceAccessError as e:
             raise self.service_error(e) from None
         self.audit(
@@ -373,7 +375,7 @@ class ScoresAPIHandler(_ServicesAPIHandler):
             raise api_error(409, "The platform does not grant the score scope in this course.")
         try:
             found = await self.client.find_or_create_line_item(
-                registration, services["client_id"], record["lineitems"], item
+                registration, services.get("client_id", ""), record["lineitems"], item
             )
         except ServiceAccessError as e:
             raise self.service_error(e) from None
@@ -407,6 +409,8 @@ class ResultsAPIHandler(_ServicesAPIHandler):
         course, platform = self.query("course", required=True), self.query("platform")
         wanted = self.query("line_item", required=True)
         registration, client_id, record, usernames = await self.course(course, platform)
+        if not record.get("lineitems"):
+            raise api_error(409, f"The launches from course {course!r} carry no line items URL.")
         try:
             items = await self.client.line_items(
                 registration, client_id, record["lineitems"], readonly=read_only(record)

@@ -396,3 +396,34 @@ def test_revoked_service_token_is_replaced_and_earlier_links_stay_gradable(
         "Notebook 1",
     ]
     assert {i["resourceId"] for i in services.line_items[course["id"]]} == {"nb-1", "nb-2"}
+
+
+def test_course_without_grade_service_gets_409s_naming_the_setting(
+    grades_hub, emulator, services, client, user, grader
+):
+    course = new_course()
+    ags = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+    _, url = emulator.start_launch(user=user, course=course, claims={ags: None})
+    assert client.launch(url).callback.status_code == 302
+    student = f"{user}@example.edu"
+
+    score = post_score(
+        grades_hub,
+        grader,
+        username=student,
+        course=course["id"],
+        line_item={"label": "HW"},
+        scoreGiven=1,
+        scoreMaximum=1,
+    )
+    items = grades_api(grades_hub, grader, "GET", f"grades/lineitems?course={course['id']}")
+    results = grades_api(
+        grades_hub, grader, "GET", f"grades/results?course={course['id']}&line_item=HW"
+    )
+    roster = grades_api(grades_hub, grader, "GET", f"roster?course={course['id']}")
+
+    assert score.status_code == 409 and "column management" in score.json()["message"]
+    for response in (items, results):
+        assert response.status_code == 409 and "no line items URL" in response.json()["message"]
+    assert roster.status_code == 200  # the roster service is still offered
+    assert [m["username"] for m in roster.json()["members"]] == [student]
