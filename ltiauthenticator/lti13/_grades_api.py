@@ -15,6 +15,7 @@ Endpoints (under the hub's base URL, e.g. ``/hub/``):
 * ``GET lti13/api/grades/results?course=…&line_item=…`` — results of one line item
 * ``GET lti13/api/roster?course=…[&role=Learner][&limit=<page size>]`` — the course's
   members, with hub usernames
+* ``POST lti13/api/roster/sync`` — a JupyterHub group set to the course's members
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from jupyterhub import orm, scopes
 from jupyterhub.apihandlers.base import APIHandler
 from tornado import web
 
-from . import _roster
+from . import _roles, _roster
 from ._grades import (
     ACTIVITY_PROGRESS,
     GRADING_PROGRESS,
@@ -461,9 +462,91 @@ class RosterAPIHandler(_ServicesAPIHandler):
         self.write({"course": course, "platform": registration.id, "members": members})
 
 
+SYNC_GROUP_SUFFIX = {"Learner": "learners", "Instructor": "instructors"}
+
+
+class RosterSyncAPIHandler(_ServicesAPIHandler):
+    """``POST lti13/api/roster/sync``: a JupyterHub group's members set to the course's.
+
+    Body: ``course``, optionally ``role`` (``Learner``…), ``platform`` and ``group``
+    (default ``<course key>-learners`` / ``-instructors`` / ``-members``, the names
+    ``role_groups`` uses by default). Members without a hub account (never launched) are
+    counted, not created. Needs the ``admin:groups`` scope as well.
+    """
+
+    async def post(self) -> None:
+        caller = self.check_access()
+        if "admin:groups" not in self.expanded_scopes:
+            raise api_error(403, "Syncing a roster into a group also needs the admin:groups scope.")
+        body = self.get_json_body()
+        if not isinstance(body, dict):
+            raise api_error(400, "The body must be a JSON object.")
+        course, platform = _text(body, "course", required=True), _text(body, "platform")
+        role = _text(body, "role")
+        registration, client_id, record, usernames = await self.course(course, platform)
+        if not record.get("memberships_url"):
+            raise api_error(409, f"The launches from course {course!r} carry no roster URL.")
+        try:
+            found = await _roster.members(
+                self.client, registration, client_id, record["memberships_url"], role=role
+            )
+        except ServiceAccessError as e:
+            raise self.service_error(e) from None
+        group_name = self._group_name(body, registration, course, role)
+        wanted = {
+            m["username"]
+            for m in _roster.with_usernames(found, usernames)
+            if m["username"] and m["status"] == "Active"
+        }
+        added, removed = self._set_members(group_name, wanted)
+        self.audit(caller, "synced the roster", course, registration.id, group=group_name)
+        self.write(
+            {
+                "group": group_name,
+                "added": sorted(added),
+                "removed": sorted(removed),
+                "members_without_account": len(found) - len(wanted),
+            }
+        )
+
+    def _group_name(
+        self, body: Dict[str, Any], registration: PlatformRegistration, course: str, role: str
+    ) -> str:
+        limit = self.lti_authenticator.max_group_name_length
+        requested = _text(body, "group")
+        if requested:
+            name = _roles.sanitize_name(requested, limit)
+            if name != requested:
+                raise api_error(
+                    400, f"'group' must be a name like {name!r} (lowercase a-z 0-9 . _ ~ -)."
+                )
+            return name
+        suffix = SYNC_GROUP_SUFFIX.get(role, "members")
+        return _roles.sanitize_name(
+            f"{_roles.course_key(registration.slug, course)}-{suffix}", limit
+        )
+
+    def _set_members(self, group_name: str, wanted: set) -> Tuple[List[str], List[str]]:
+        group = orm.Group.find(self.db, group_name)
+        if group is None:
+            group = orm.Group(name=group_name)
+            self.db.add(group)
+        current = {user.name for user in group.users}
+        added = wanted - current
+        removed = current - wanted
+        for name in added:
+            orm_user = orm.User.find(self.db, name)
+            if orm_user is not None:
+                group.users.append(orm_user)
+        group.users = [u for u in group.users if u.name not in removed]
+        self.db.commit()
+        return list(added), list(removed)
+
+
 HANDLERS = [
     ("lti13/api/grades/scores", ScoresAPIHandler),
     ("lti13/api/grades/lineitems", LineItemsAPIHandler),
     ("lti13/api/grades/results", ResultsAPIHandler),
     ("lti13/api/roster", RosterAPIHandler),
+    ("lti13/api/roster/sync", RosterSyncAPIHandler),
 ]

@@ -427,3 +427,44 @@ def test_course_without_grade_service_gets_409s_naming_the_setting(
         assert response.status_code == 409 and "no line items URL" in response.json()["message"]
     assert roster.status_code == 200  # the roster service is still offered
     assert [m["username"] for m in roster.json()["members"]] == [student]
+
+
+def test_roster_sync_sets_a_group_to_the_course_learners(
+    grades_hub, emulator, services, client, user, grader
+):
+    course = new_course()
+    services.roster[course["id"]] = [Member(f"{user}n{i}", "student") for i in range(3)]
+    from tests.support.client import LaunchClient
+
+    launched = [launch(emulator, LaunchClient(), f"{user}n{i}", course) for i in range(2)]
+    teacher = launch(emulator, client, f"{user}prof", course, role="instructor")
+
+    first = grades_api(
+        grades_hub, grader, "POST", "roster/sync", json={"course": course["id"], "role": "Learner"}
+    )
+
+    assert first.status_code == 200, first.text
+    group = first.json()["group"]
+    assert group.endswith("-learners") and course["id"] in group
+    assert first.json()["added"] == sorted(launched)
+    assert first.json()["members_without_account"] == 1
+    assert sorted(grades_hub.api("GET", f"/groups/{group}").json()["users"]) == sorted(launched)
+    # one student leaves the course: the next sync removes them, and only them
+    services.roster[course["id"]] = services.roster[course["id"]][1:]
+    for launch_record in list(emulator.platform.launches.values()):
+        if launch_record.user == f"{user}n0":
+            launch_record.course = None
+    second = grades_api(
+        grades_hub, grader, "POST", "roster/sync", json={"course": course["id"], "role": "Learner"}
+    )
+    assert second.json()["removed"] == [launched[0]] and second.json()["added"] == []
+    assert grades_hub.api("GET", f"/groups/{group}").json()["users"] == [launched[1]]
+    assert teacher not in grades_hub.api("GET", f"/groups/{group}").json()["users"]
+    bad = grades_api(
+        grades_hub,
+        grader,
+        "POST",
+        "roster/sync",
+        json={"course": course["id"], "group": "Not A Name!"},
+    )
+    assert bad.status_code == 400 and "'group' must be a name" in bad.json()["message"]
