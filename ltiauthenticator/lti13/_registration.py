@@ -29,9 +29,19 @@ PLATFORM_KEYS = frozenset(
         "username_key",
         "username_prefix",
         "frame_origins",
+        "token_url",
+        "token_audience",
     }
 )
-_STRING_KEYS = ("name", "issuer", "authorize_url", "jwks_endpoint", "username_prefix")
+_STRING_KEYS = (
+    "name",
+    "issuer",
+    "authorize_url",
+    "jwks_endpoint",
+    "username_prefix",
+    "token_url",
+    "token_audience",
+)
 _SLUG_UNSAFE = re.compile(r"[^a-z0-9.-]+")
 
 
@@ -50,6 +60,10 @@ class PlatformRegistration:
     frame_origins: Tuple[str, ...] = ()
     #: Where the registration was configured, for messages naming the trait to fix.
     source: str = "LTI13Authenticator."
+    #: The platform's OAuth 2 token endpoint, for grade and roster services.
+    token_url: str = ""
+    #: The ``aud`` of service token assertions when it is not the token endpoint.
+    token_audience: str = ""
 
     @property
     def id(self) -> str:

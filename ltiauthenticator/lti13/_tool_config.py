@@ -6,7 +6,7 @@ the same fields in their registration forms. A pure function of its inputs.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from .constants import RESOURCE_LINK_REQUEST
 
@@ -21,11 +21,13 @@ def tool_configuration(
     oidc_initiation_url: str,
     target_link_uri: str,
     public_jwk_url: Optional[str] = None,
+    scopes: Sequence[str] = (),
 ) -> Dict[str, Any]:
     """The document Canvas installs a developer key from.
 
-    ``scopes`` lists only the LTI Advantage services the hub uses (none yet): a developer
-    key granting more than a tool uses is a needless risk.
+    ``scopes`` lists only the LTI Advantage services the hub uses (the grade and roster
+    ones when ``enable_grades`` is on, else none): a developer key granting more than a
+    tool uses is a needless risk.
     """
     # Course navigation opens in a new tab, as in the established plugin: the launch cookies
     # are then first-party, and the hub has the whole window.
@@ -48,7 +50,7 @@ def tool_configuration(
         "description": description,
         "oidc_initiation_url": oidc_initiation_url,
         "target_link_uri": target_link_uri,
-        "scopes": [],
+        "scopes": list(scopes),
         "extensions": [
             {
                 "platform": CANVAS_PLATFORM,

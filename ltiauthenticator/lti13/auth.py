@@ -26,7 +26,7 @@ from traitlets import List as ListTrait
 
 from .._access import AdmitLaunchedUsers
 from ..utils import get_browser_protocol
-from . import _embedding, _roles, _tool_keys, _username
+from . import _embedding, _grades, _roles, _service_token, _tool_keys, _username
 from ._jwks import JWKSCache
 from ._launch import CURRENT_REGISTRATION
 from ._platform_storage import ParkedLaunches
@@ -393,6 +393,46 @@ class LTI13Authenticator(AdmitLaunchedUsers):
         .. versionadded:: 2.0
         """,
     )
+    # -- grades and roster (LTI Advantage AGS 2.0 / NRPS 2.0) --------------------------
+    enable_grades = Bool(
+        False,
+        config=True,
+        help="""Offer grade passback (AGS) and the course roster (NRPS) as hub API services.
+
+        With this on, each launch's service endpoints are kept in the user's
+        ``auth_state`` (``Authenticator.enable_auth_state`` must be on to survive
+        restarts), ``/lti13/config`` asks for the grade and roster scopes, and grading
+        tools holding the ``custom:lti13:grades`` scope (JupyterHub 5; ``admin:users`` on
+        JupyterHub 4) can post scores and read rosters through
+        ``/hub/lti13/api/grades`` and ``/hub/lti13/api/roster``. See the "Send grades to
+        the LMS" how-to.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    token_url = Unicode(
+        "",
+        config=True,
+        help="""The OAuth 2 token endpoint of the platform set by ``issuer``.
+
+        The hub exchanges a client assertion signed by the tool key for service access
+        tokens there (grades, roster), e.g. ``https://<moodle>/mod/lti/token.php`` or
+        ``https://sso.canvaslms.com/login/oauth2/token``. Entries of ``platforms`` have
+        their own ``token_url``.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    token_audience = Unicode(
+        "",
+        config=True,
+        help="""The ``aud`` of service token assertions, when the platform wants one other
+        than ``token_url`` (Brightspace shows it as "OAuth2 Audience"). Empty: ``token_url``.
+        Entries of ``platforms`` have their own ``token_audience``.
+
+        .. versionadded:: 2.0
+        """,
+    )
 
     validator = Instance(
         LTI13LaunchValidator,
@@ -457,6 +497,7 @@ class LTI13Authenticator(AdmitLaunchedUsers):
         self.used_nonces = SingleUseRecord(ttl=LAUNCH_COOKIE_MAX_AGE)
         #: Launch forms waiting for the platform's storage (cookie-less launches).
         self.parked_launches = ParkedLaunches()
+        self._service_client: Optional[_grades.ServiceClient] = None
 
     @observe(
         "issuer",
@@ -468,6 +509,8 @@ class LTI13Authenticator(AdmitLaunchedUsers):
         "username_key",
         "username_prefix",
         "frame_origins",
+        "token_url",
+        "token_audience",
     )
     def _registrations_changed(self, change: Any) -> None:
         self._registry = None
@@ -492,6 +535,8 @@ class LTI13Authenticator(AdmitLaunchedUsers):
                     deployment_ids=frozenset(self.deployment_ids),
                     username_prefix=self.username_prefix,
                     frame_origins=tuple(sorted(self.frame_origins)),
+                    token_url=self.token_url,
+                    token_audience=self.token_audience,
                 )
             )
         for index, entry in enumerate(self.platforms):
@@ -508,6 +553,8 @@ class LTI13Authenticator(AdmitLaunchedUsers):
                     username_prefix=entry.get("username_prefix", ""),
                     frame_origins=tuple(entry["frame_origins"]),
                     source=f"LTI13Authenticator.platforms[{index}].",
+                    token_url=entry.get("token_url", ""),
+                    token_audience=entry.get("token_audience", ""),
                 )
             )
         return registrations
@@ -534,6 +581,8 @@ class LTI13Authenticator(AdmitLaunchedUsers):
                 ("jwks_endpoint", registration.jwks_endpoint),
             ):
                 problems += self._url_problems(f"{where}{field}", value)
+            if registration.token_url:
+                problems += self._url_problems(f"{where}token_url", registration.token_url)
             if not registration.client_ids:
                 problems.append(f"{where}client_id is not set")
             for client_id in registration.client_ids:
@@ -647,7 +696,31 @@ class LTI13Authenticator(AdmitLaunchedUsers):
             (self.callback_url(""), self.callback_handler),
             (self.config_json_url(""), self.config_handler),
             (self.tool_jwks_url(""), self.jwks_handler),
-        ]
+        ] + self._grades_handlers()
+
+    def _grades_handlers(self) -> List[Tuple[str, Any]]:
+        if not self.enable_grades:
+            return []
+        from . import _grades_api  # imports JupyterHub's API handlers: only when used
+
+        scope = _grades_api.required_scope()
+        self.log.info("LTI 1.3 grades and roster API enabled; callers need the %s scope", scope)
+        if scope != _grades_api.GRADES_SCOPE:
+            self.log.warning(
+                "LTI 1.3 grades API: JupyterHub.custom_scopes does not define %s, so only "
+                "tokens with admin:users may post grades; define it and grant it to the "
+                "grading service or instructors' role",
+                _grades_api.GRADES_SCOPE,
+            )
+        return list(_grades_api.HANDLERS)
+
+    @property
+    def service_client(self) -> _grades.ServiceClient:
+        """The client of the platforms' grade and roster services (tokens cached)."""
+        if self._service_client is None:
+            tokens = _service_token.ServiceTokens(lambda: self.tool_signer)
+            self._service_client = _grades.ServiceClient(tokens)
+        return self._service_client
 
     def get_uri_scheme(self, request: HTTPServerRequest) -> str:
         """The scheme of URLs built for the platform: ``uri_scheme`` unless it is ``auto``."""
@@ -694,6 +767,8 @@ class LTI13Authenticator(AdmitLaunchedUsers):
         username = self.launch_username(data, registration)
         self._check_allowed_roles(data)
         model: Dict[str, Any] = {"name": username, "auth_state": dict(data)}
+        if self.enable_grades:
+            await self._keep_services(handler, model, registration)
         is_listed_admin = self.normalize_username(username) in self.admin_users
         if is_listed_admin and registration and not self.registry.owns_admin_names(registration):
             raise LaunchForbiddenError(
@@ -711,6 +786,22 @@ class LTI13Authenticator(AdmitLaunchedUsers):
         if getattr(self, "manage_roles", False):
             model["roles"] = self.roles_for_launch(data, model, fields)
         return model
+
+    async def _keep_services(
+        self, handler: Any, model: Dict[str, Any], registration: Optional[PlatformRegistration]
+    ) -> None:
+        """Add this launch's grade/roster service URLs to those of the user's earlier
+        launches (kept in auth_state), so any link launched from can be graded."""
+        entry = _grades.services_entry(model["auth_state"], registration)
+        previous = None
+        find_user = getattr(handler, "find_user", None)
+        if entry is not None and find_user is not None and self.enable_auth_state:
+            user = find_user(self.normalize_username(model["name"]))
+            if user is not None:
+                previous = ((await user.get_auth_state()) or {}).get(_grades.SERVICES_KEY)
+        merged = _grades.merge_services(previous, entry)
+        if merged is not None:
+            model["auth_state"][_grades.SERVICES_KEY] = merged
 
     def _check_allowed_roles(self, claims: Dict[str, Any]) -> None:
         if not self.allowed_roles:

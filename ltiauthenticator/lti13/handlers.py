@@ -38,6 +38,7 @@ from ..utils import arguments_with_repeats
 from . import _jwt, _metrics
 from . import _platform_storage as storage
 from ._embedding import frame_ancestors
+from ._grades import SERVICE_SCOPES
 from ._launch import COOKIES, PLATFORM_STORAGE, Launch
 from ._registration import PlatformRegistration
 from ._state import (
@@ -952,6 +953,7 @@ class LTI13ConfigHandler(_LTI13Handler):
             oidc_initiation_url=origin + self.authenticator.login_url(self.hub.base_url),
             target_link_uri=origin + self.hub.base_url,
             public_jwk_url=origin + self.authenticator.tool_jwks_url(self.hub.base_url),
+            scopes=SERVICE_SCOPES if getattr(self.authenticator, "enable_grades", False) else (),
         )
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         # Its URLs depend on the request's Host unless public_url is set: never cache it.

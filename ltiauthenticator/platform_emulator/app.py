@@ -12,6 +12,7 @@ from tornado import web
 
 from .. import _templates
 from ..lti13 import constants as c
+from . import services as _services
 from .platform import EmulatedPlatform, Launch
 
 
@@ -96,6 +97,7 @@ class CoursePageHandler(_Handler):
             f"<table>{''.join(rows)}</table>"
             f"<p><small>Issuer {html.escape(p.issuer)} · client id "
             f"{html.escape(p.tool.client_id)} · <a href='jwks'>JWKS</a></small></p>"
+            + _services.gradebook_html(_services.services_of(p))
             + _storage_frame()
         )
         self.write(_page(p.name, body))
@@ -232,6 +234,7 @@ class StatsHandler(_Handler):
 
 
 def make_app(platform: EmulatedPlatform, **settings: Any) -> web.Application:
+    _services.services_of(platform)  # grades and roster on: launches carry their claims
     return web.Application(
         [
             (r"/", CoursePageHandler),
@@ -241,6 +244,7 @@ def make_app(platform: EmulatedPlatform, **settings: Any) -> web.Application:
             (r"/authorize", AuthorizationHandler),
             (r"/jwks", JWKSHandler),
             (r"/_emulator/stats", StatsHandler),
+            *_services.ROUTES,
         ],
         platform=platform,
         **settings,

@@ -242,6 +242,9 @@ class EmulatedPlatform:
                 "accept_types": ["ltiResourceLink"],
                 "accept_presentation_document_targets": ["iframe", "window"],
             }
+        services = getattr(self, "services", None)  # set by make_app (services.py)
+        if services is not None and launch.message_type == c.RESOURCE_LINK_REQUEST:
+            claims.update(services.claims(launch))
         for name, value in launch.claims.items():
             if value is None:
                 claims.pop(name, None)
