@@ -14,20 +14,28 @@ COURSE = {"id": "course-ind", "label": "IND", "title": "Independent"}
 
 
 @pytest.fixture(scope="module")
-def independent(hub_port, emulator):
-    platform = IndependentPlatform(
-        free_port(),
-        issuer=emulator.url,
-        client_id=emulator.tool.client_id,
-        tool_jwks_url=f"http://127.0.0.1:{hub_port}/hub/lti13/jwks",
-    ).start()
-    yield platform
-    platform.stop()
+def independent_port() -> int:
+    return free_port()
 
 
 @pytest.fixture
-def independent_hub(hub_with, emulator, independent):
-    return hub_with(**grades_config(emulator, token_url=independent.url + "/token"))
+def independent_hub(hub_with, emulator, independent_port):
+    return hub_with(
+        **grades_config(emulator, token_url=f"http://127.0.0.1:{independent_port}/token")
+    )
+
+
+@pytest.fixture
+def independent(independent_hub, independent_port, emulator):
+    """The independent platform, trusting the key set of the hub these tests use."""
+    platform = IndependentPlatform(
+        independent_port,
+        issuer=emulator.url,
+        client_id=emulator.tool.client_id,
+        tool_jwks_url=independent_hub.url + "/hub/lti13/jwks",
+    ).start()
+    yield platform
+    platform.stop()
 
 
 def launch_into(emulator, client, independent, user, role="student"):

@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from tests.conftest import render_config
-from tests.support.hub import Hub
+from tests.support.hub import Hub, free_port
 
 from .grades_support import gradebook, grades_api, grades_config, launch, new_course
 
@@ -27,19 +27,20 @@ class PersistentHub(Hub):
 
 
 @pytest.fixture
-def restartable(hub_pool, hub_port, base_auth_config, emulator, tmp_path):
-    hub_pool.stop()  # the port is this test's for now
+def restartable(base_auth_config, emulator, tmp_path):
     config = {cls: dict(traits) for cls, traits in base_auth_config.items()}
     for cls, traits in grades_config(emulator).items():
         config.setdefault(cls, {}).update(traits)
+    port = free_port()  # both hubs, one after the other, on a port of this test's own
     hubs = []
 
     def start(name: str) -> PersistentHub:
-        hub = PersistentHub(hub_port, tmp_path, render_config(config), name).start()
+        hub = PersistentHub(port, tmp_path, render_config(config), name).start()
         hubs.append(hub)
         return hub
 
-    yield start
+    with emulator.launching_into(f"http://127.0.0.1:{port}"):  # the emulator's tool, for now
+        yield start
     for hub in hubs:
         hub.stop()
 
