@@ -199,3 +199,21 @@ def test_embedded_launch_shows_jupyterlab_in_the_course_iframe(
     assert path.startswith("/user/student1@example.edu/lab"), path
     browser.switch_to.default_content()
     screenshot(browser, "student-iframe-jupyterlab")
+
+
+def test_a_grade_sent_as_the_banner_says_arrives_in_the_gradebook(demo, course_url):
+    """The demo's grade loop: a student's launch, the banner's command, the gradebook."""
+    import requests
+
+    from ..support.client import parse_form
+
+    session = requests.Session()
+    page = session.get(course_url + "launch?user=student1&role=student", timeout=30)
+    action, form = parse_form(page.text, page.url)
+    assert session.post(action, data=form, allow_redirects=False, timeout=30).status_code == 302
+    (script,) = re.findall(r"sh (\S+send-grade\.sh)", demo.output)
+    result = subprocess.run(["sh", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    gradebook = session.get(course_url, timeout=30).text
+    assert "Week 1" in gradebook and "Well done" in gradebook
+    assert re.search(r"<td>sub-student1</td><td>8(\.0)?</td><td>10(\.0)?</td>", gradebook)
