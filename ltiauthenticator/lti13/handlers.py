@@ -34,8 +34,9 @@ from tornado import web
 from tornado.log import access_log
 from tornado.web import decode_signed_value
 
+from .. import _templates
 from ..utils import arguments_with_repeats
-from . import _jwt, _metrics
+from . import _deep_linking, _jwt, _metrics, _roles
 from . import _platform_storage as storage
 from ._embedding import frame_ancestors
 from ._launch import COOKIES, PLATFORM_STORAGE, Launch
@@ -58,7 +59,13 @@ from ._state import (
     state_key,
 )
 from ._tool_config import tool_configuration
-from .constants import DEPLOYMENT_ID_CLAIM, LTI13_LAUNCH_PARAMETERS, TARGET_LINK_URI_CLAIM
+from .constants import (
+    DEEP_LINKING_REQUEST,
+    DEPLOYMENT_ID_CLAIM,
+    LTI13_LAUNCH_PARAMETERS,
+    MESSAGE_TYPE_CLAIM,
+    TARGET_LINK_URI_CLAIM,
+)
 from .error import (
     LaunchForbiddenError,
     LTI13Error,
@@ -556,7 +563,53 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
                 )
             self._clear_this_launchs_cookies()
             _metrics.LAUNCHES.labels(outcome="accepted", reason="").inc()
+            if self._offers_link_picker(claims):
+                await self._write_link_picker(user, claims)
+                return
             await self.redirect_to_next_url(user)
+
+    # -- deep linking ---------------------------------------------------------------------
+
+    def _offers_link_picker(self, claims: Dict[str, Any]) -> bool:
+        """A deep-linking launch by someone allowed to add links gets the picker; anyone
+        else is just logged in, as before (nothing is sent back to the platform)."""
+        return claims.get(MESSAGE_TYPE_CLAIM) == DEEP_LINKING_REQUEST and _roles.has_any_role(
+            claims, self.authenticator.deep_linking_roles
+        )
+
+    async def _write_link_picker(self, user: Any, claims: Dict[str, Any]) -> None:
+        """The picker, in this very response: it is allowed in the LMS frame, and works
+        without the hub's login cookie (which a framed browser may refuse to keep)."""
+        registration = self.launch.registration
+        settings = _deep_linking.settings_from_claims(claims)
+        token = self.authenticator.deep_linking_sessions.open(
+            _deep_linking.PickerContext(
+                username=user.name,
+                issuer=registration.issuer,
+                client_id=_deep_linking.our_client_id(claims, sorted(registration.client_ids)),
+                deployment_id=claims.get(DEPLOYMENT_ID_CLAIM, ""),
+                settings=settings,
+            )
+        )
+        choices = self.authenticator.deep_linking_choice_list
+        page = (
+            await self.settings["jinja2_env"]
+            .from_string(_PICKER_PAGE)
+            .render_async(
+                **self.template_namespace,
+                token=token,
+                settings=settings,
+                choices=choices,
+                targets=[
+                    t for t in ("window", "iframe") if t in settings.accept_presentation_targets
+                ],
+                action=self.authenticator.deep_linking_url(self.hub.base_url),
+                hub_base_url=self.hub.base_url,
+                script=_PICKER_SCRIPT,
+            )
+        )
+        self.set_header("Cache-Control", "no-store")
+        self.write(page)
 
     @property
     def _launch_args(self) -> Dict[str, Any]:
@@ -931,6 +984,97 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
 
     async def redirect_to_next_url(self, user: Any) -> None:
         self.redirect(self.get_next_url(user))
+
+
+_PICKER_PAGE = _templates.read("deep_linking_picker.html")
+_PICKER_SCRIPT = _templates.read("deep_linking_picker.js")
+_RETURN_PAGE = _templates.read("deep_linking_return.html")
+
+
+class LTI13DeepLinkingHandler(_FramableByPlatforms, _LTI13Handler):
+    """The picker's form: sign the ``LtiDeepLinkingResponse`` and send it to the platform.
+
+    No login cookie is needed (the picker runs in the LMS frame, where it may be
+    blocked): the form carries the single-use token the callback minted for the
+    verified launch. The form must come from this hub's own page (``Origin`` /
+    ``Sec-Fetch-Site``), so another site cannot post a token it somehow saw.
+    """
+
+    async def get(self) -> None:
+        with self._refusals("deep_linking"):
+            raise MethodNotAllowedError(
+                "The link picker's form must be sent as a POST.", hint=START_AGAIN_HINT
+            )
+
+    async def post(self) -> None:
+        with self._refusals("deep_linking"):
+            self._require_same_origin()
+            form = arguments_with_repeats(self.request.arguments)
+            repeated = sorted(k for k, v in form.items() if not isinstance(v, str))
+            if repeated:
+                raise _deep_linking.PickerInputError(f"Fields sent more than once: {repeated}.")
+            sessions = self.authenticator.deep_linking_sessions
+            context = sessions.peek(form.get("token"))
+            if context is None:
+                raise StateError(
+                    "This link picker has expired or was already used.",
+                    reason="deep_linking_token",
+                    hint=START_AGAIN_HINT,
+                )
+            self._log_context = {"iss": context.issuer, "user": context.username}
+            if form.get("action") == "cancel":
+                items, message = [], "No link was added."
+            else:
+                items = [
+                    _deep_linking.item_from_form(
+                        form,
+                        context.settings,
+                        self.authenticator.deep_linking_choice_list,
+                        hub_origin=self._public_origin(),
+                        hub_base_url=self.hub.base_url,
+                        base_url=self.base_url,
+                    )
+                ]
+                message = f"Added “{items[0]['title']}”."
+            sessions.take(form["token"])  # spent only now: a form with mistakes can be fixed
+            claims = _deep_linking.response_claims(
+                client_id=context.client_id,
+                issuer=context.issuer,
+                deployment_id=context.deployment_id,
+                settings=context.settings,
+                content_items=items,
+                msg=message,
+            )
+            self.log.info(
+                "LTI 1.3 deep linking: %s sends %d link(s) to %s",
+                context.username,
+                len(items),
+                _loggable(context.issuer, 200),
+            )
+            page = (
+                await self.settings["jinja2_env"]
+                .from_string(_RETURN_PAGE)
+                .render_async(
+                    return_url=context.settings.return_url,
+                    jwt=self.authenticator.tool_signer.sign(claims),
+                    message=message,
+                )
+            )
+            self.set_header("Cache-Control", "no-store")
+            self.write(page)
+
+    def _require_same_origin(self) -> None:
+        origin = self.request.headers.get("Origin")
+        if origin is not None:
+            if origin.lower() == self._public_origin().lower():
+                return
+        elif self.request.headers.get("Sec-Fetch-Site") == "same-origin":
+            return
+        raise StateError(
+            "The link picker's form can only be sent from this hub's own page.",
+            reason="cross_origin_picker",
+            hint=START_AGAIN_HINT,
+        )
 
 
 class LTI13ConfigHandler(_LTI13Handler):
