@@ -179,9 +179,13 @@ def nbgitpuller_next(
     if urlpath:
         urlpath = _server_path(urlpath, "path to open")
     else:
-        directory = parts.path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+        # where nbgitpuller clones to: its default targetpath, the URL's last segment
+        directory = repo.rstrip("/").split("/")[-1]
         inner = _server_path(path, "file to open")
-        urlpath = NBGITPULLER_UIS[ui] + "/".join(p for p in (directory, inner) if p)
+        prefix = NBGITPULLER_UIS[ui]
+        if ui == "notebook" and inner.endswith(".ipynb"):
+            prefix = "notebooks/"  # as nbgitpuller itself opens a notebook there
+        urlpath = prefix + "/".join(p for p in (directory, inner) if p)
     query = {"repo": repo}
     if branch:
         query["branch"] = branch

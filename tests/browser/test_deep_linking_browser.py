@@ -69,7 +69,8 @@ def test_picker_works_inside_the_lms_iframe(https_hub, lms, tls, browser_factory
     assert link.title == "Week 1"
     next_path = parse_qs(urlsplit(link.url).query)["next"][0]
     assert next_path == link.custom["next"]
-    assert parse_qs(urlsplit(next_path).query)["urlpath"] == ["lab/tree/course/week1/intro.ipynb"]
+    urlpath = parse_qs(urlsplit(next_path).query)["urlpath"]
+    assert urlpath == ["lab/tree/course.git/week1/intro.ipynb"]
 
     browser.driver.switch_to.default_content()
     browser.driver.get(lms.url + "/")

@@ -10,10 +10,18 @@ independent ``lti1p3platform`` validator. A student then launches the created li
 from __future__ import annotations
 
 import base64
+import functools
+import http.server
 import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
 import time
-from typing import Any, Dict, Tuple
-from urllib.parse import parse_qs, urlsplit
+from pathlib import Path
+from typing import Any, Dict, Iterator, Tuple
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import jwt
 import pytest
@@ -173,7 +181,7 @@ def test_configured_choices_are_offered_and_an_nbgitpuller_link_reaches_the_stud
     assert parse_qs(location.query) == {
         "repo": ["https://example.org/org/course.git"],
         "branch": ["main"],
-        "urlpath": ["lab/tree/course/week1/intro.ipynb"],
+        "urlpath": ["lab/tree/course.git/week1/intro.ipynb"],
     }
 
 
@@ -439,3 +447,112 @@ def _other_key() -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
+
+
+# -- the whole loop, into a real single-user server with nbgitpuller ----------------------------
+
+NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def git_repository(tmp_path_factory) -> Iterator[str]:
+    """A course repository served by git's "dumb" HTTP protocol (static files)."""
+    root = tmp_path_factory.mktemp("git")
+    work = root / "work"
+    (work / "week1").mkdir(parents=True)
+    (work / "week1" / "intro.ipynb").write_text(json.dumps(NOTEBOOK))
+
+    def git(*args: str, cwd: Path = work) -> None:
+        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", ".")
+    git("-c", "user.name=T", "-c", "user.email=t@example.edu", "commit", "-q", "-m", "week 1")
+    served = root / "srv"
+    served.mkdir()
+    git("clone", "-q", "--bare", str(work), str(served / "course.git"), cwd=root)
+    git("update-server-info", cwd=served / "course.git")
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietFiles, directory=str(served))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/course.git"
+    server.shutdown()
+
+
+def _wait_until(condition, timeout: float, message: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(message)
+
+
+def test_student_lands_on_the_pulled_notebook_in_a_real_server(
+    hub_with, emulator, client, user, git_repository
+):
+    hub = hub_with(
+        LTI13Authenticator={"tool_private_key": TOOL_PEM},
+        # the dumb HTTP protocol cannot make shallow clones: nbgitpuller clones in full
+        Spawner={
+            "environment": {"NBGITPULLER_DEPTH": "0"},
+            "cmd": [sys.executable, "-m", "jupyterhub.singleuser"],
+            "args": ["--allow-root"] if os.geteuid() == 0 else [],
+        },
+        # answer the start request at once (202) and let the test wait for readiness
+        JupyterHub={"tornado_settings": {"slow_spawn_timeout": 0}},
+    )
+    launch, result = deep_linking_launch(emulator, client, user)
+    action, token = picker(result)
+    fields = {"token": token, "kind": "nbgitpuller", "title": "Week 1", "repo": git_repository}
+    fields.update(branch="main", repo_path="week1/intro.ipynb", ui="lab")
+    return_url, form = response_form(submit(client, hub, action, fields))
+    assert client.session.post(return_url, data=form, timeout=15).status_code == 200
+    index = str(len(record_of(emulator.platform).links) - 1)
+
+    student, name = type(client)(), f"{user}s@example.edu"
+    _, url = emulator.start_launch(
+        Launch(user=user + "s", **link_launch_fields(emulator.platform, index))
+    )
+    landed = student.launch(url).callback
+    assert landed.status_code == 302, landed.text[-800:]
+    location = landed.headers["Location"]
+    assert urlsplit(location).path == "/hub/user-redirect/git-pull"
+    urlpath = parse_qs(urlsplit(location).query)["urlpath"][0]
+    assert urlpath == "lab/tree/course.git/week1/intro.ipynb"
+
+    home = Path(f"/tmp/{name}")
+    started = hub.api("POST", f"/users/{quote(name)}/server")
+    assert started.status_code in (201, 202), started.text
+    try:
+        _wait_until(
+            lambda: (hub.user(name)["servers"].get("") or {}).get("ready"),
+            timeout=120,
+            message="the single-user server did not start",
+        )
+        # the link itself, as the browser follows it: hub → server → nbgitpuller's page
+        page = student.session.get(hub.url + location, timeout=30)
+        assert page.status_code == 200, page.text[-800:]
+        assert unquote(urlsplit(page.url).path) == f"/user/{name}/git-pull"
+        # what that page's script does: run the pull, reading its event stream
+        pull_url = page.url.replace("/git-pull?", "/git-pull/api?", 1)
+        with student.session.get(pull_url, stream=True, timeout=120) as events:
+            phases = [
+                json.loads(line[len("data: ") :]).get("phase")
+                for line in events.iter_lines(decode_unicode=True)
+                if line.startswith("data: ")
+            ]
+        assert phases[-1] == "finished", phases
+        pulled = home / urlpath[len("lab/tree/") :]
+        assert json.loads(pulled.read_text()) == NOTEBOOK
+    finally:
+        hub.api("DELETE", f"/users/{quote(name)}/server")
+        shutil.rmtree(home, ignore_errors=True)

@@ -91,7 +91,7 @@ def test_nbgitpuller_link_is_encoded_and_opens_the_file_in_the_chosen_ui():
     assert parse_qs(query) == {
         "repo": ["https://github.com/org/my-course.git"],
         "branch": ["main"],
-        "urlpath": ["tree/my-course/week 1/a&b.ipynb"],
+        "urlpath": ["notebooks/my-course.git/week 1/a&b.ipynb"],
     }
     assert " " not in link and "a&b" not in link
     assert parse_qs(dl.nbgitpuller_next("https://x.org/r", urlpath="lab")[27:])["urlpath"] == [

@@ -16,14 +16,18 @@
       output.textContent = "";
       return;
     }
-    var directory = repo.replace(/\/+$/, "").split("/").pop().replace(/\.git$/, "");
+    var directory = repo.replace(/\/+$/, "").split("/").pop(); // nbgitpuller's targetpath
     var inner = value("repo_path").replace(/^\/+/, "");
     var params = new URLSearchParams();
     params.set("repo", repo);
     if (value("branch")) {
       params.set("branch", value("branch"));
     }
-    params.set("urlpath", (uis[value("ui")] || "") + [directory, inner].filter(Boolean).join("/"));
+    var prefix = uis[value("ui")] || "";
+    if (value("ui") === "notebook" && /\.ipynb$/.test(inner)) {
+      prefix = "notebooks/";
+    }
+    params.set("urlpath", prefix + [directory, inner].filter(Boolean).join("/"));
     output.textContent = output.dataset.base.replace(/\/$/, "") + "/user-redirect/git-pull?" + params;
   }
   ["repo", "branch", "repo_path", "ui"].forEach(function (id) {
