@@ -116,6 +116,17 @@ def settings_from_claims(claims: Mapping[str, Any]) -> DeepLinkingSettings:
     )
 
 
+def check_return_url(settings: DeepLinkingSettings) -> None:
+    """The return URL becomes a form's action on a hub page: http(s) only, never
+    ``javascript:`` or ``data:``, whatever the (signed) claim says."""
+    parts = urlsplit(settings.return_url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise IncorrectValueError(
+            "The platform's deep_link_return_url is not an http(s) URL.",
+            reason="deep_linking_return_url",
+        )
+
+
 def our_client_id(claims: Mapping[str, Any], client_ids: Sequence[str]) -> str:
     """The client id the launch was issued to (``azp``, else the ``aud`` that is ours)."""
     azp = claims.get("azp")

@@ -582,6 +582,7 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
         without the hub's login cookie (which a framed browser may refuse to keep)."""
         registration = self.launch.registration
         settings = _deep_linking.settings_from_claims(claims)
+        _deep_linking.check_return_url(settings)
         token = self.authenticator.deep_linking_sessions.open(
             _deep_linking.PickerContext(
                 username=user.name,

@@ -141,6 +141,21 @@ def test_instructor_picks_a_path_and_the_emulator_creates_the_link(dl_hub, emula
     assert replay.status_code == 400 and "nonce already used" in replay.text
 
 
+def test_the_picker_escapes_what_the_platform_sent(dl_hub, emulator, client, user):
+    settings = {"title": "<script>alert(1)</script>", "text": "\"'><b>"}
+    _, result = deep_linking_launch(emulator, client, user, settings=settings)
+    page = result.callback.text
+    assert "<script>alert(1)</script>" not in page and "<b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,x", "/relative"])
+def test_a_return_url_a_form_cannot_safely_post_to_is_refused(dl_hub, emulator, client, user, url):
+    _, result = deep_linking_launch(emulator, client, user, settings={"deep_link_return_url": url})
+    assert result.callback.status_code == 400
+    assert "deep_link_return_url is not an http(s) URL" in result.callback.text
+
+
 def test_learner_deep_linking_launch_just_logs_in(dl_hub, emulator, client, user):
     _, result = deep_linking_launch(emulator, client, user, role="student")
     assert result.callback.status_code == 302
