@@ -50,6 +50,8 @@ NBGITPULLER_UIS = {"lab": "lab/tree/", "notebook": "tree/"}
 MAX_TEXT = 1024
 MAX_TITLE = 255
 MAX_CUSTOM = 20
+#: Links one picker may send at once.
+MAX_ITEMS = 20
 _CUSTOM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # git ref names: no spaces, control characters, "..", "~^:?*[\"; kept simple and strict
 _BRANCH = re.compile(r"^[A-Za-z0-9._/+-]{1,255}$")
@@ -491,6 +493,8 @@ class PickerContext:
     deployment_id: str
     settings: DeepLinkingSettings
     created: float = field(default_factory=time.time)
+    #: Links composed so far, sent together (only when the platform accepts several).
+    pending: List[Dict[str, Any]] = field(default_factory=list)
 
 
 class PickerSessions(ExpiringEntries):

@@ -24,7 +24,7 @@ import logging
 import secrets
 import unicodedata
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import jupyterhub
@@ -592,23 +592,7 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
                 settings=settings,
             )
         )
-        choices = self.authenticator.deep_linking_choice_list
-        page = (
-            await self.settings["jinja2_env"]
-            .from_string(_PICKER_PAGE)
-            .render_async(
-                **self.template_namespace,
-                token=token,
-                settings=settings,
-                choices=choices,
-                targets=[
-                    t for t in ("window", "iframe") if t in settings.accept_presentation_targets
-                ],
-                action=self.authenticator.deep_linking_url(self.hub.base_url),
-                hub_base_url=self.hub.base_url,
-                script=_PICKER_SCRIPT,
-            )
-        )
+        page = await _render_link_picker(self, token, settings, [])
         self.set_header("Cache-Control", "no-store")
         self.write(page)
 
@@ -992,6 +976,31 @@ _PICKER_SCRIPT = _templates.read("deep_linking_picker.js")
 _RETURN_PAGE = _templates.read("deep_linking_return.html")
 
 
+async def _render_link_picker(
+    handler: _LTI13Handler,
+    token: str,
+    settings: _deep_linking.DeepLinkingSettings,
+    pending: List[Dict[str, Any]],
+) -> str:
+    """The picker page (JupyterHub's look), for the callback and for "add another"."""
+    authenticator = handler.authenticator
+    return await (
+        handler.settings["jinja2_env"]
+        .from_string(_PICKER_PAGE)
+        .render_async(
+            **handler.template_namespace,
+            token=token,
+            settings=settings,
+            pending=pending,
+            choices=authenticator.deep_linking_choice_list,
+            targets=[t for t in ("window", "iframe") if t in settings.accept_presentation_targets],
+            action=authenticator.deep_linking_url(handler.hub.base_url),
+            hub_base_url=handler.hub.base_url,
+            script=_PICKER_SCRIPT,
+        )
+    )
+
+
 class LTI13DeepLinkingHandler(_FramableByPlatforms, _LTI13Handler):
     """The picker's form: sign the ``LtiDeepLinkingResponse`` and send it to the platform.
 
@@ -1023,20 +1032,36 @@ class LTI13DeepLinkingHandler(_FramableByPlatforms, _LTI13Handler):
                     hint=START_AGAIN_HINT,
                 )
             self._log_context = {"iss": context.issuer, "user": context.username}
-            if form.get("action") == "cancel":
+            action = form.get("action", "create")
+            if action not in ("create", "add_more", "send", "cancel"):
+                raise _deep_linking.PickerInputError(f"Unknown action {_loggable(action)!r}.")
+            if action == "cancel":
                 items, message = [], "No link was added."
+            elif action == "send":
+                items = list(context.pending)
+                if not items:
+                    raise _deep_linking.PickerInputError("There is no link to send yet.")
+                message = f"Added {len(items)} link(s)."
             else:
-                items = [
-                    _deep_linking.item_from_form(
-                        form,
-                        context.settings,
-                        self.authenticator.deep_linking_choice_list,
-                        hub_origin=self._public_origin(),
-                        hub_base_url=self.hub.base_url,
-                        base_url=self.base_url,
+                if action == "add_more" and not context.settings.accept_multiple:
+                    raise _deep_linking.PickerInputError(
+                        "This course placement accepts only one link at a time."
                     )
-                ]
-                message = f"Added “{items[0]['title']}”."
+                items = [*context.pending, self._item_from_form(form, context)]
+                _deep_linking.check_items(items, context.settings)
+                if len(items) > _deep_linking.MAX_ITEMS:
+                    raise _deep_linking.PickerInputError(
+                        f"At most {_deep_linking.MAX_ITEMS} links at once."
+                    )
+                message = f"Added {len(items)} link(s)."
+                if action == "add_more":  # keep it, and show the picker again
+                    context.pending.append(items[-1])
+                    page = await _render_link_picker(
+                        self, form["token"], context.settings, context.pending
+                    )
+                    self.set_header("Cache-Control", "no-store")
+                    self.write(page)
+                    return
             sessions.take(form["token"])  # spent only now: a form with mistakes can be fixed
             claims = _deep_linking.response_claims(
                 client_id=context.client_id,
@@ -1063,6 +1088,16 @@ class LTI13DeepLinkingHandler(_FramableByPlatforms, _LTI13Handler):
             )
             self.set_header("Cache-Control", "no-store")
             self.write(page)
+
+    def _item_from_form(self, form: Dict[str, str], context: Any) -> Dict[str, Any]:
+        return _deep_linking.item_from_form(
+            form,
+            context.settings,
+            self.authenticator.deep_linking_choice_list,
+            hub_origin=self._public_origin(),
+            hub_base_url=self.hub.base_url,
+            base_url=self.base_url,
+        )
 
     def _require_same_origin(self) -> None:
         origin = self.request.headers.get("Origin")

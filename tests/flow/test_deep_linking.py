@@ -206,6 +206,53 @@ def test_a_configured_choice_is_sent_as_configured(dl_hub, emulator, client, use
     assert item["title"] == "The lab" and item["custom"]["next"] == "/hub/user-redirect/lab"
 
 
+def test_several_links_when_the_platform_accepts_several(dl_hub, emulator, client, user):
+    _, result = deep_linking_launch(emulator, client, user, settings={"accept_multiple": True})
+    action, token = picker(result)
+    first = submit(
+        client, dl_hub, action, {"token": token, "kind": "choice-0", "action": "add_more"}
+    )
+    assert first.status_code == 200 and "Links ready to send (1)" in first.text
+    assert picker_token(first) == token  # the same picker, still open
+    bad = submit(client, dl_hub, action, {"token": token, "kind": "path", "path": "../x"})
+    assert bad.status_code == 400  # a mistake in the next one keeps what is ready
+    second = submit(
+        client, dl_hub, action, {"token": token, "kind": "choice-1", "action": "add_more"}
+    )
+    assert "Links ready to send (2)" in second.text
+    last = {"token": token, "kind": "path", "path": "lab/tree/c.ipynb", "title": "C"}
+    return_url, form = response_form(submit(client, dl_hub, action, last))
+    items = unverified(form["JWT"])[CONTENT_ITEMS_CLAIM]
+    assert [i["title"] for i in items] == ["Week 1 notebooks", "The lab", "C"]
+    before = len(record_of(emulator.platform).links)
+    assert client.session.post(return_url, data=form, timeout=15).status_code == 200
+    assert len(record_of(emulator.platform).links) == before + 3
+
+
+def test_links_composed_so_far_can_be_sent_alone(dl_hub, emulator, client, user):
+    _, result = deep_linking_launch(emulator, client, user, settings={"accept_multiple": True})
+    action, token = picker(result)
+    nothing = submit(client, dl_hub, action, {"token": token, "action": "send"})
+    assert nothing.status_code == 400 and "no link to send" in nothing.text
+    submit(client, dl_hub, action, {"token": token, "kind": "home", "action": "add_more"})
+    _, form = response_form(submit(client, dl_hub, action, {"token": token, "action": "send"}))
+    assert len(unverified(form["JWT"])[CONTENT_ITEMS_CLAIM]) == 1
+
+
+def test_one_link_only_unless_the_platform_accepts_several(dl_hub, emulator, client, user):
+    _, result = deep_linking_launch(emulator, client, user)
+    assert "lti13-add-more" not in result.callback.text
+    action, token = picker(result)
+    more = submit(client, dl_hub, action, {"token": token, "kind": "home", "action": "add_more"})
+    assert more.status_code == 400 and "only one link" in more.text
+    odd = submit(client, dl_hub, action, {"token": token, "kind": "home", "action": "explode"})
+    assert odd.status_code == 400 and "Unknown action" in odd.text
+
+
+def picker_token(response) -> str:
+    return parse_form(response.text, response.url)[1]["token"]
+
+
 def test_cancel_sends_no_items_with_a_message(dl_hub, emulator, client, user):
     _, return_url, token = pick(emulator, dl_hub, client, user, {"action": "cancel"})
     claims = unverified(token)
