@@ -26,7 +26,7 @@ from traitlets import List as ListTrait
 
 from .._access import AdmitLaunchedUsers
 from ..utils import get_browser_protocol
-from . import _embedding, _grades, _roles, _service_token, _tool_keys, _username
+from . import _deep_linking, _embedding, _grades, _roles, _service_token, _tool_keys, _username
 from ._jwks import JWKSCache
 from ._launch import CURRENT_REGISTRATION
 from ._platform_storage import ParkedLaunches
@@ -43,6 +43,7 @@ from .error import LaunchForbiddenError
 from .handlers import (
     LTI13CallbackHandler,
     LTI13ConfigHandler,
+    LTI13DeepLinkingHandler,
     LTI13JWKSHandler,
     LTI13LoginInitHandler,
     quiet_access_log,
@@ -237,6 +238,80 @@ class LTI13Authenticator(AdmitLaunchedUsers):
         .. versionadded:: 2.0
         """,
     )
+    # -- deep linking (kept together: one block) -----------------------------------------
+    deep_linking_roles = Set(
+        Unicode(),
+        default_value={
+            "Instructor",
+            "TeachingAssistant",
+            "ContentDeveloper",
+            "Administrator",
+            "system:Administrator",
+        },
+        config=True,
+        help="""Role keys that get the link picker on a deep-linking launch.
+
+        When the LMS sends an ``LtiDeepLinkingRequest`` (an instructor adding the hub to
+        a course), a launch with one of these roles is answered with a page to choose
+        what the new course link opens (the hub, a path in the user's server, an
+        nbgitpuller link, or one of ``deep_linking_choices``); the hub then signs an
+        ``LtiDeepLinkingResponse`` with the tool key and sends it back to the LMS.
+        Anyone else is simply logged in, as for a normal launch, and nothing is sent
+        back. Keys as in ``role_groups`` (``Instructor``, ``institution:Faculty``,
+        ``system:Administrator``…). Empty: nobody gets the picker.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    deep_linking_choices = ListTrait(
+        DictTrait(),
+        config=True,
+        help="""Links offered in the deep linking picker, ready to choose.
+
+        Each entry has a ``title`` (shown in the picker, and the default title of the
+        course link), an optional ``text``, and one destination: ``url`` (a path on
+        this hub, e.g. ``/hub/user-redirect/lab``), ``path`` (a path in the user's
+        server, e.g. ``lab/tree/week1/intro.ipynb``) or ``repo`` (an nbgitpuller link,
+        with optional ``branch``, ``path`` (inside the repository), ``urlpath``
+        (nbgitpuller's, instead of ``path``) and ``ui``: ``lab`` or ``notebook``).
+        For example::
+
+            c.LTI13Authenticator.deep_linking_choices = [
+                {"title": "Week 1", "repo": "https://github.com/org/course",
+                 "branch": "main", "path": "week1/intro.ipynb"},
+            ]
+
+        .. versionadded:: 2.0
+        """,
+    )
+    deep_linking_sessions = Instance(
+        _deep_linking.PickerSessions,
+        help="Open link pickers, each under its single-use token (30 minutes).",
+    )
+
+    @default("deep_linking_sessions")
+    def _default_deep_linking_sessions(self) -> _deep_linking.PickerSessions:
+        return _deep_linking.PickerSessions()
+
+    @validate("deep_linking_choices")
+    def _validate_deep_linking_choices(self, proposal: Any) -> List[Dict[str, Any]]:
+        for number, entry in enumerate(proposal["value"], start=1):
+            try:
+                _deep_linking.choice_from_config(entry)
+            except ValueError as e:
+                raise self._config_error(
+                    f"LTI13Authenticator.deep_linking_choices entry {number}: {e}"
+                ) from None
+        return proposal["value"]
+
+    @property
+    def deep_linking_choice_list(self) -> List[_deep_linking.Choice]:
+        """The configured choices, checked (see ``deep_linking_choices``)."""
+        return [_deep_linking.choice_from_config(e) for e in self.deep_linking_choices]
+
+    def deep_linking_url(self, base_url: str) -> str:
+        return url_path_join(base_url, "lti13", "deep_linking")
+
     deployment_ids = StringSet(
         Unicode(),
         config=True,
@@ -696,6 +771,7 @@ class LTI13Authenticator(AdmitLaunchedUsers):
             (self.callback_url(""), self.callback_handler),
             (self.config_json_url(""), self.config_handler),
             (self.tool_jwks_url(""), self.jwks_handler),
+            (self.deep_linking_url(""), LTI13DeepLinkingHandler),
         ] + self._grades_handlers()
 
     def _grades_handlers(self) -> List[Tuple[str, Any]]:

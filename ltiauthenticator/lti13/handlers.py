@@ -24,7 +24,7 @@ import logging
 import secrets
 import unicodedata
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import jupyterhub
@@ -34,8 +34,9 @@ from tornado import web
 from tornado.log import access_log
 from tornado.web import decode_signed_value
 
+from .. import _templates
 from ..utils import arguments_with_repeats
-from . import _jwt, _metrics
+from . import _deep_linking, _jwt, _metrics, _roles
 from . import _platform_storage as storage
 from ._embedding import frame_ancestors
 from ._grades import SERVICE_SCOPES
@@ -59,7 +60,13 @@ from ._state import (
     state_key,
 )
 from ._tool_config import tool_configuration
-from .constants import DEPLOYMENT_ID_CLAIM, LTI13_LAUNCH_PARAMETERS, TARGET_LINK_URI_CLAIM
+from .constants import (
+    DEEP_LINKING_REQUEST,
+    DEPLOYMENT_ID_CLAIM,
+    LTI13_LAUNCH_PARAMETERS,
+    MESSAGE_TYPE_CLAIM,
+    TARGET_LINK_URI_CLAIM,
+)
 from .error import (
     LaunchForbiddenError,
     LTI13Error,
@@ -565,7 +572,38 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
                 )
             self._clear_this_launchs_cookies()
             _metrics.LAUNCHES.labels(outcome="accepted", reason="").inc()
+            if self._offers_link_picker(claims):
+                await self._write_link_picker(user, claims)
+                return
             await self.redirect_to_next_url(user)
+
+    # -- deep linking ---------------------------------------------------------------------
+
+    def _offers_link_picker(self, claims: Dict[str, Any]) -> bool:
+        """A deep-linking launch by someone allowed to add links gets the picker; anyone
+        else is just logged in, as before (nothing is sent back to the platform)."""
+        return claims.get(MESSAGE_TYPE_CLAIM) == DEEP_LINKING_REQUEST and _roles.has_any_role(
+            claims, self.authenticator.deep_linking_roles
+        )
+
+    async def _write_link_picker(self, user: Any, claims: Dict[str, Any]) -> None:
+        """The picker, in this very response: it is allowed in the LMS frame, and works
+        without the hub's login cookie (which a framed browser may refuse to keep)."""
+        registration = self.launch.registration
+        settings = _deep_linking.settings_from_claims(claims)
+        _deep_linking.check_return_url(settings)
+        token = self.authenticator.deep_linking_sessions.open(
+            _deep_linking.PickerContext(
+                username=user.name,
+                issuer=registration.issuer,
+                client_id=_deep_linking.our_client_id(claims, sorted(registration.client_ids)),
+                deployment_id=claims.get(DEPLOYMENT_ID_CLAIM, ""),
+                settings=settings,
+            )
+        )
+        page = await _render_link_picker(self, token, settings, [])
+        self.set_header("Cache-Control", "no-store")
+        self.write(page)
 
     @property
     def _launch_args(self) -> Dict[str, Any]:
@@ -940,6 +978,148 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
 
     async def redirect_to_next_url(self, user: Any) -> None:
         self.redirect(self.get_next_url(user))
+
+
+_PICKER_PAGE = _templates.read("deep_linking_picker.html")
+_PICKER_SCRIPT = _templates.read("deep_linking_picker.js")
+_RETURN_PAGE = _templates.read("deep_linking_return.html")
+
+
+async def _render_link_picker(
+    handler: _LTI13Handler,
+    token: str,
+    settings: _deep_linking.DeepLinkingSettings,
+    pending: List[Dict[str, Any]],
+) -> str:
+    """The picker page (JupyterHub's look), for the callback and for "add another"."""
+    authenticator = handler.authenticator
+    return await (
+        handler.settings["jinja2_env"]
+        .from_string(_PICKER_PAGE)
+        .render_async(
+            **handler.template_namespace,
+            token=token,
+            settings=settings,
+            pending=pending,
+            choices=authenticator.deep_linking_choice_list,
+            targets=[t for t in ("window", "iframe") if t in settings.accept_presentation_targets],
+            action=authenticator.deep_linking_url(handler.hub.base_url),
+            hub_base_url=handler.hub.base_url,
+            script=_PICKER_SCRIPT,
+        )
+    )
+
+
+class LTI13DeepLinkingHandler(_FramableByPlatforms, _LTI13Handler):
+    """The picker's form: sign the ``LtiDeepLinkingResponse`` and send it to the platform.
+
+    No login cookie is needed (the picker runs in the LMS frame, where it may be
+    blocked): the form carries the single-use token the callback minted for the
+    verified launch. The form must come from this hub's own page (``Origin`` /
+    ``Sec-Fetch-Site``), so another site cannot post a token it somehow saw.
+    """
+
+    async def get(self) -> None:
+        with self._refusals("deep_linking"):
+            raise MethodNotAllowedError(
+                "The link picker's form must be sent as a POST.", hint=START_AGAIN_HINT
+            )
+
+    async def post(self) -> None:
+        with self._refusals("deep_linking"):
+            self._require_same_origin()
+            form = arguments_with_repeats(self.request.arguments)
+            repeated = sorted(k for k, v in form.items() if not isinstance(v, str))
+            if repeated:
+                raise _deep_linking.PickerInputError(f"Fields sent more than once: {repeated}.")
+            sessions = self.authenticator.deep_linking_sessions
+            context = sessions.peek(form.get("token"))
+            if context is None:
+                raise StateError(
+                    "This link picker has expired or was already used.",
+                    reason="deep_linking_token",
+                    hint=START_AGAIN_HINT,
+                )
+            self._log_context = {"iss": context.issuer, "user": context.username}
+            action = form.get("action", "create")
+            if action not in ("create", "add_more", "send", "cancel"):
+                raise _deep_linking.PickerInputError(f"Unknown action {_loggable(action)!r}.")
+            if action == "cancel":
+                items, message = [], "No link was added."
+            elif action == "send":
+                items = list(context.pending)
+                if not items:
+                    raise _deep_linking.PickerInputError("There is no link to send yet.")
+                message = f"Added {len(items)} link(s)."
+            else:
+                if action == "add_more" and not context.settings.accept_multiple:
+                    raise _deep_linking.PickerInputError(
+                        "This course placement accepts only one link at a time."
+                    )
+                items = [*context.pending, self._item_from_form(form, context)]
+                _deep_linking.check_items(items, context.settings)
+                if len(items) > _deep_linking.MAX_ITEMS:
+                    raise _deep_linking.PickerInputError(
+                        f"At most {_deep_linking.MAX_ITEMS} links at once."
+                    )
+                message = f"Added {len(items)} link(s)."
+                if action == "add_more":  # keep it, and show the picker again
+                    context.pending.append(items[-1])
+                    page = await _render_link_picker(
+                        self, form["token"], context.settings, context.pending
+                    )
+                    self.set_header("Cache-Control", "no-store")
+                    self.write(page)
+                    return
+            sessions.take(form["token"])  # spent only now: a form with mistakes can be fixed
+            claims = _deep_linking.response_claims(
+                client_id=context.client_id,
+                issuer=context.issuer,
+                deployment_id=context.deployment_id,
+                settings=context.settings,
+                content_items=items,
+                msg=message,
+            )
+            self.log.info(
+                "LTI 1.3 deep linking: %s sends %d link(s) to %s",
+                context.username,
+                len(items),
+                _loggable(context.issuer, 200),
+            )
+            page = (
+                await self.settings["jinja2_env"]
+                .from_string(_RETURN_PAGE)
+                .render_async(
+                    return_url=context.settings.return_url,
+                    jwt=self.authenticator.tool_signer.sign(claims),
+                    message=message,
+                )
+            )
+            self.set_header("Cache-Control", "no-store")
+            self.write(page)
+
+    def _item_from_form(self, form: Dict[str, str], context: Any) -> Dict[str, Any]:
+        return _deep_linking.item_from_form(
+            form,
+            context.settings,
+            self.authenticator.deep_linking_choice_list,
+            hub_origin=self._public_origin(),
+            hub_base_url=self.hub.base_url,
+            base_url=self.base_url,
+        )
+
+    def _require_same_origin(self) -> None:
+        origin = self.request.headers.get("Origin")
+        if origin is not None:
+            if origin.lower() == self._public_origin().lower():
+                return
+        elif self.request.headers.get("Sec-Fetch-Site") == "same-origin":
+            return
+        raise StateError(
+            "The link picker's form can only be sent from this hub's own page.",
+            reason="cross_origin_picker",
+            hint=START_AGAIN_HINT,
+        )
 
 
 class LTI13ConfigHandler(_LTI13Handler):

@@ -13,6 +13,7 @@ from tornado import web
 from .. import _templates
 from ..lti13 import constants as c
 from . import services as _services
+from .deep_linking import DeepLinkReturnHandler, created_links_html, link_launch_fields
 from .platform import EmulatedPlatform, Launch
 
 
@@ -95,7 +96,8 @@ class CoursePageHandler(_Handler):
             "<p>This page plays the part of a course in a learning management system. "
             "Each button starts a genuine LTI 1.3 launch into JupyterHub.</p>"
             f"<table>{''.join(rows)}</table>"
-            f"<p><small>Issuer {html.escape(p.issuer)} · client id "
+            + created_links_html(p)
+            + f"<p><small>Issuer {html.escape(p.issuer)} · client id "
             f"{html.escape(p.tool.client_id)} · <a href='jwks'>JWKS</a></small></p>"
             + _services.gradebook_html(_services.services_of(p))
             + _storage_frame()
@@ -167,6 +169,7 @@ class StartLaunchHandler(_Handler):
             role=self.get_argument("role", "student"),
             message_type=self.get_argument("message_type", c.RESOURCE_LINK_REQUEST),
             storage_target=STORAGE_FRAME if self.get_argument("storage", "") == "1" else None,
+            **link_launch_fields(self.platform, self.get_argument("link", "")),
         )
         _, login_url = self.platform.start_launch(launch)
         if self.get_argument("method", "get").lower() == "post":
@@ -243,6 +246,7 @@ def make_app(platform: EmulatedPlatform, **settings: Any) -> web.Application:
             (r"/launch", StartLaunchHandler),
             (r"/authorize", AuthorizationHandler),
             (r"/jwks", JWKSHandler),
+            (r"/deep_link_return", DeepLinkReturnHandler),
             (r"/_emulator/stats", StatsHandler),
             *_services.ROUTES,
         ],

@@ -241,6 +241,7 @@ class EmulatedPlatform:
                 "deep_link_return_url": self.issuer + "/deep_link_return",
                 "accept_types": ["ltiResourceLink"],
                 "accept_presentation_document_targets": ["iframe", "window"],
+                "data": f"request-{launch.id}",  # opaque: the tool must echo it back
             }
         services = getattr(self, "services", None)  # set by make_app (services.py)
         if services is not None and launch.message_type == c.RESOURCE_LINK_REQUEST:
