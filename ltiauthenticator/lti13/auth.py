@@ -735,6 +735,11 @@ class LTI13Authenticator(AdmitLaunchedUsers):
     def tool_jwks_url(self, base_url: str) -> str:
         return url_path_join(base_url, "lti13", "jwks")
 
+    @observe("tool_private_key", "tool_private_key_file", "tool_extra_public_keys")
+    def _tool_keys_changed(self, change: Any) -> None:
+        self._tool_jwks = None
+        self._tool_signer = None
+
     def _load_tool_keys(self) -> None:
         pem = _tool_keys.load_or_create_private_key(
             self.tool_private_key, self.tool_private_key_file, self.log

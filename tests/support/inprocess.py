@@ -244,13 +244,9 @@ class InProcessHub(HubAPI):
         key_cache = JWKSCache(parent=auth, **overrides.get("JWKSCache", {}))
         set_trait(auth, "key_cache", key_cache)
         set_trait(auth.validator, "key_cache", key_cache)
-        tool_jwks = auth._tool_jwks
-        auth._tool_jwks = None  # the tool key traits may have changed: load again
-
-        def restore() -> None:
+        def restore() -> None:  # (the tool key traits reload the keys when they change)
             for target, name, value in reversed(undo):
                 setattr(target, name, value)
-            auth._tool_jwks = tool_jwks
 
         try:
             auth.check_configuration()
