@@ -53,3 +53,31 @@ async def test_the_http_client_can_be_given(big_jwks):
         await cache.get_signing_key(big_jwks + "/whole", "kid", "RS256")
     assert cache.http_client is client
     client.close()
+
+
+def test_a_cold_cache_outside_a_launch_fetches_the_way_the_established_plugin_did():
+    """A subclass or a test calling verify_and_decode_jwt directly, with nothing cached:
+    PyJWT's ``PyJWKClient`` fetches the key (blocking, as in 1.6.3); a launch never does,
+    because the handler fills the cache first."""
+    from ltiauthenticator.lti13.validator import LTI13LaunchValidator
+    from ltiauthenticator.platform_emulator import Launch
+
+    from ..support.emulator import EmulatorServer
+
+    server = EmulatorServer("127.0.0.1", free_port(), hub_url="http://127.0.0.1:1").start()
+    try:
+        platform = server.platform
+        token = platform.id_token_for(Launch(user="ada"), "n" * 64)
+        validator = LTI13LaunchValidator()
+        claims = validator.verify_and_decode_jwt(
+            encoded_jwt=token,
+            issuer=platform.issuer,
+            audience={platform.tool.client_id},
+            jwks_endpoint=server.jwks_url,
+            jwks_algorithms=["RS256"],
+        )
+        assert claims["email"] == "ada@example.edu"
+        assert platform.jwks_fetches == 1
+        assert validator.key_cache.cached_signing_key(server.jwks_url, "x", "RS256") is None
+    finally:
+        server.stop()
