@@ -621,7 +621,7 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
         the synchronous checks that follow, in their order.
         """
         try:
-            fields = open_state(self._state_key(), self._launch_args.get("state"))
+            fields = self._open_state(self._launch_args.get("state"))
             parsed = _jwt.parse_compact(self._launch_args.get("id_token") or "")
         except LTI13Error:
             return
@@ -673,6 +673,19 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
             next_url=self._next_url(state, claims),
         )
         return claims
+
+    def _open_state(self, state: Any) -> Dict[str, Any]:
+        """The fields of a state this hub minted (else StateError); checked once per request."""
+        opened = self.__dict__.setdefault("_opened_states", {})
+        key = state if isinstance(state, str) else ""
+        if key not in opened:
+            try:
+                opened[key] = open_state(self._state_key(), key)
+            except StateError as e:
+                opened[key] = e
+        if isinstance(opened[key], StateError):
+            raise opened[key]
+        return dict(opened[key])
 
     def _get_state_from_url(self) -> str:
         """The state the platform posted back."""
@@ -736,7 +749,7 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
                 )
             )
         try:
-            fields = open_state(self._state_key(), url_state)
+            fields = self._open_state(url_state)
         except StateError as e:
             raise self._http_error(e) from None
         self._state_fields = fields
@@ -824,7 +837,7 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
         if not url_state or self._remembered_state(url_state):
             return False
         try:
-            fields = open_state(self._state_key(), url_state)
+            fields = self._open_state(url_state)
         except StateError:
             return False  # check_state refuses it with the usual message
         target = storage.storage_target(fields.get("storage"))
@@ -937,7 +950,7 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
         )
         parts = [f"{html.escape(text)}</p><p>"]
         try:
-            fields = open_state(self._state_key(), self._get_state_from_url())
+            fields = self._open_state(self._get_state_from_url())
         except StateError:
             fields = {}
         relaunch = _relaunch_parameters(fields.get("relaunch") or {})
