@@ -295,6 +295,17 @@ class _LTI13Handler(BaseHandler):
             secret = secret.encode("utf-8")
         return state_key(secret) if secret else _PROCESS_STATE_KEY
 
+    def _posted_from_this_hub(self) -> bool:
+        """Whether this POST came from a page of this hub (same origin).
+
+        Browsers send ``Origin`` on every form POST, and ``Sec-Fetch-Site`` too; a request
+        with neither counts as cross-site.
+        """
+        origin = self.request.headers.get("Origin")
+        if origin is not None:
+            return origin.lower() == self._public_origin().lower()
+        return self.request.headers.get("Sec-Fetch-Site") == "same-origin"
+
     def _public_origin(self) -> str:
         """The hub's origin as browsers see it: ``JupyterHub.public_url`` when set.
 
@@ -882,14 +893,9 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
         """The ticket POST must come from this hub's own storage page.
 
         A page elsewhere could otherwise make a victim's browser finish a launch parked
-        by someone else (login CSRF). Browsers send ``Origin`` on every form POST, and
-        ``Sec-Fetch-Site`` too; a request with neither is refused.
+        by someone else (login CSRF).
         """
-        origin = self.request.headers.get("Origin")
-        if origin is not None:
-            if origin.lower() == self._public_origin().lower():
-                return
-        elif self.request.headers.get("Sec-Fetch-Site") == "same-origin":
+        if self._posted_from_this_hub():
             return
         raise StateError(
             "The launch could only be finished from this hub's own sign-in page.",
@@ -1122,11 +1128,7 @@ class LTI13DeepLinkingHandler(_FramableByPlatforms, _LTI13Handler):
         )
 
     def _require_same_origin(self) -> None:
-        origin = self.request.headers.get("Origin")
-        if origin is not None:
-            if origin.lower() == self._public_origin().lower():
-                return
-        elif self.request.headers.get("Sec-Fetch-Site") == "same-origin":
+        if self._posted_from_this_hub():
             return
         raise StateError(
             "The link picker's form can only be sent from this hub's own page.",
