@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Sequence
 
-from .constants import RESOURCE_LINK_REQUEST
+from .constants import DEEP_LINKING_REQUEST, RESOURCE_LINK_REQUEST
 
 CANVAS_PLATFORM = "canvas.instructure.com"
 CUSTOM_FIELDS = {"email": "$Person.email.primary", "lms_user_id": "$User.id"}
@@ -42,6 +42,13 @@ def tool_configuration(
         {
             "placement": "assignment_selection",
             "message_type": RESOURCE_LINK_REQUEST,
+            "target_link_uri": target_link_uri,
+        },
+        # Modules → Add item → External Tool: an instructor picks the notebook or
+        # nbgitpuller link in the hub's deep-linking picker.
+        {
+            "placement": "link_selection",
+            "message_type": DEEP_LINKING_REQUEST,
             "target_link_uri": target_link_uri,
         },
     ]

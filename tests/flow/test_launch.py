@@ -104,8 +104,9 @@ def test_config_json_for_canvas(hub, client):
     assert canvas["platform"] == "canvas.instructure.com"
     assert canvas["privacy_level"] == "public"
     placements = {p["placement"]: p for p in canvas["settings"]["placements"]}
-    assert set(placements) == {"course_navigation", "assignment_selection"}
-    assert {p["message_type"] for p in placements.values()} == {"LtiResourceLinkRequest"}
+    assert set(placements) == {"course_navigation", "assignment_selection", "link_selection"}
+    assert placements["course_navigation"]["message_type"] == "LtiResourceLinkRequest"
+    assert placements["link_selection"]["message_type"] == "LtiDeepLinkingRequest"
 
 
 def test_config_json_honours_uri_scheme_and_tool_name(hub_with, client):

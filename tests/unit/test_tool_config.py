@@ -18,11 +18,18 @@ def test_canvas_can_install_a_developer_key_from_it():
     (extension,) = document["extensions"]
     assert extension["platform"] == CANVAS_PLATFORM == "canvas.instructure.com"
     assert extension["settings"]["platform"] == CANVAS_PLATFORM
-    placements = extension["settings"]["placements"]
-    assert [p["placement"] for p in placements] == ["course_navigation", "assignment_selection"]
-    for placement in placements:
-        assert placement["message_type"] == "LtiResourceLinkRequest"
-        assert placement["target_link_uri"] == ARGS["target_link_uri"]
+    placements = {p["placement"]: p for p in extension["settings"]["placements"]}
+    # the established plugin's two resource-link placements, and deep linking from modules
+    assert list(placements) == ["course_navigation", "assignment_selection", "link_selection"]
+    for name in ("course_navigation", "assignment_selection"):
+        assert placements[name]["message_type"] == "LtiResourceLinkRequest"
+    assert placements["link_selection"]["message_type"] == "LtiDeepLinkingRequest"
+    assert all(p["target_link_uri"] == ARGS["target_link_uri"] for p in placements.values())
+    # course navigation opens in a new tab, with its custom fields (as in 1.6.3)
+    assert placements["course_navigation"]["windowTarget"] == "_blank"
+    assert placements["course_navigation"]["custom_fields"] == document["custom_fields"]
+    assert "windowTarget" not in placements["assignment_selection"]
+    assert extension["privacy_level"] == "public"
     assert document["custom_fields"] == {
         "email": "$Person.email.primary",
         "lms_user_id": "$User.id",
@@ -38,4 +45,4 @@ def test_public_jwk_url_only_when_given():
 def test_documents_do_not_share_state():
     first = tool_configuration(**ARGS)
     first["extensions"][0]["settings"]["placements"].clear()
-    assert len(tool_configuration(**ARGS)["extensions"][0]["settings"]["placements"]) == 2
+    assert len(tool_configuration(**ARGS)["extensions"][0]["settings"]["placements"]) == 3
