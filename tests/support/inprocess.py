@@ -244,6 +244,7 @@ class InProcessHub(HubAPI):
         key_cache = JWKSCache(parent=auth, **overrides.get("JWKSCache", {}))
         set_trait(auth, "key_cache", key_cache)
         set_trait(auth.validator, "key_cache", key_cache)
+
         def restore() -> None:  # (the tool key traits reload the keys when they change)
             for target, name, value in reversed(undo):
                 setattr(target, name, value)

@@ -30,8 +30,8 @@ def platform() -> EmulatedPlatform:
     return EmulatedPlatform(ISSUER, tool)
 
 
-@pytest.fixture
-def authenticator(platform) -> LTI13Authenticator:
+def authenticator_for(platform: EmulatedPlatform) -> LTI13Authenticator:
+    """An authenticator registered with ``platform``, reading its keys without a socket."""
     config = Config()
     config.LTI13Authenticator.issuer = ISSUER
     config.LTI13Authenticator.client_id = [CLIENT_ID]
@@ -40,6 +40,11 @@ def authenticator(platform) -> LTI13Authenticator:
     auth = LTI13Authenticator(config=config)
     auth.key_cache = auth.validator.key_cache = PlatformKeys(platform)
     return auth
+
+
+@pytest.fixture
+def authenticator(platform) -> LTI13Authenticator:
+    return authenticator_for(platform)
 
 
 def run_callback_checks(auth: LTI13Authenticator, id_token: str) -> Dict[str, Any]:

@@ -12,15 +12,13 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from traitlets.config import Config
 
 from ltiauthenticator.lti13.auth import LTI13Authenticator
 from ltiauthenticator.lti13.error import LTI13Error
 from ltiauthenticator.platform_emulator import EmulatedPlatform, Launch, ToolRegistration
 
-from ..support.keys import PlatformKeys
 from ..support.strategies import REQUIRED, invalid_value, json_values
-from .test_claims_matrix import CLIENT_ID, ISSUER, NONCE, run_callback_checks
+from .test_claims_matrix import CLIENT_ID, ISSUER, NONCE, authenticator_for, run_callback_checks
 
 MANY = settings(
     max_examples=100,
@@ -39,14 +37,7 @@ def platform() -> EmulatedPlatform:
 
 @pytest.fixture(scope="module")
 def authenticator(platform) -> LTI13Authenticator:
-    config = Config()
-    config.LTI13Authenticator.issuer = ISSUER
-    config.LTI13Authenticator.client_id = [CLIENT_ID]
-    config.LTI13Authenticator.authorize_url = ISSUER + "/authorize"
-    config.LTI13Authenticator.jwks_endpoint = ISSUER + "/jwks"
-    auth = LTI13Authenticator(config=config)
-    auth.key_cache = auth.validator.key_cache = PlatformKeys(platform)
-    return auth
+    return authenticator_for(platform)
 
 
 def assert_refused_with_a_4xx(auth, id_token: str) -> LTI13Error:
