@@ -52,7 +52,7 @@ class DeepLinkingRecord:
     errors: List[str] = field(default_factory=list)
     #: Messages (``msg``) the tool sent back, cancel included.
     messages: List[str] = field(default_factory=list)
-    #: Where the tool publishes its keys; by default derived from its login URL.
+    #: Where the tool publishes its keys; by default ``platform.tool.keys_url``.
     tool_jwks_url: str = ""
     #: CA bundle for an https tool with a test certificate.
     ca_certs: Optional[str] = None
@@ -67,9 +67,8 @@ def record_of(platform: EmulatedPlatform) -> DeepLinkingRecord:
 
 
 def tool_jwks_url(platform: EmulatedPlatform) -> str:
-    """The tool's JWKS URL: configured, else next to its login URL (``…/lti13/jwks``)."""
-    configured = record_of(platform).tool_jwks_url
-    return configured or platform.tool.login_url.rsplit("/", 1)[0] + "/jwks"
+    """The tool's JWKS URL: configured here, else the one the platform knows the tool by."""
+    return record_of(platform).tool_jwks_url or platform.tool.keys_url
 
 
 def _settings_of(platform: EmulatedPlatform, launch: Any) -> Dict[str, Any]:

@@ -7,7 +7,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 from urllib.parse import urlencode, urlsplit
 
 from cryptography.hazmat.primitives import hashes
@@ -36,6 +36,18 @@ class ToolRegistration:
     redirect_uris: List[str]
     target_link_uri: str
     deployment_id: str = "deployment-1"
+    #: Set by dynamic registration: the name the tool gave and where it publishes its
+    #: keys (empty: next to its login URL, where the hub has them).
+    client_name: str = ""
+    jwks_uri: str = ""
+
+    @property
+    def keys_url(self) -> str:
+        """Where the tool publishes its keys: as registered, else beside its login URL.
+
+        JupyterHub serves ``/hub/lti13/jwks`` next to ``/hub/lti13/oauth_login``.
+        """
+        return self.jwks_uri or self.login_url.rsplit("/", 1)[0] + "/jwks"
 
 
 @dataclass
@@ -89,6 +101,15 @@ class EmulatedPlatform:
         # what happened, for tests and the benchmark
         self.jwks_fetches = 0
         self.authorization_errors: List[str] = []
+        # dynamic registration (dynamic_registration.py): registration token → expiry
+        self.registration_tokens: Dict[str, float] = {}
+        self.used_registration_tokens: Set[str] = set()
+        #: Canvas-like when True: the OpenID configuration needs a registration token.
+        self.require_token_for_configuration = False
+        self.configuration_requests: List[Dict[str, Any]] = []
+        self.registration_requests: List[Any] = []
+        #: Every tool registered dynamically, oldest first; the newest is ``self.tool``.
+        self.registered_tools: List[ToolRegistration] = []
 
     # -- keys --------------------------------------------------------------------------
 
@@ -150,6 +171,32 @@ class EmulatedPlatform:
         """The tool's origin: the only one the storage frame keeps data for."""
         parts = urlsplit(self.tool.login_url)
         return f"{parts.scheme}://{parts.netloc}"
+
+    # -- dynamic registration tokens ----------------------------------------------------
+
+    def mint_registration_token(self, ttl: float = 3600) -> str:
+        """A new registration token, valid for one registration within ``ttl`` seconds."""
+        token = secrets.token_urlsafe(24)
+        self.registration_tokens[token] = time.time() + ttl
+        return token
+
+    def registration_token_problem(self, token: str) -> str:
+        """Why ``token`` cannot be used (a sentence for the tool), or "" when it can."""
+        if not token:
+            return "send the registration token as 'Authorization: Bearer <token>'"
+        if token in self.used_registration_tokens:
+            return "this registration token was already used; start again from the platform"
+        expiry = self.registration_tokens.get(token)
+        if expiry is None:
+            return "this platform did not issue this registration token"
+        if time.time() >= expiry:
+            return "this registration token has expired; start again from the platform"
+        return ""
+
+    def use_registration_token(self, token: str) -> None:
+        """Spend ``token``: a registration token registers one tool only."""
+        self.registration_tokens.pop(token, None)
+        self.used_registration_tokens.add(token)
 
     # -- launches ----------------------------------------------------------------------
 

@@ -96,8 +96,7 @@ class PlatformServices:
 
     @property
     def tool_jwks_url(self) -> str:
-        # the hub's JWKS sits next to its login initiation: /hub/lti13/jwks
-        return self.platform.tool.login_url.rsplit("/", 1)[0] + "/jwks"
+        return self.platform.tool.keys_url
 
     def claims(self, launch: Launch) -> Dict[str, Any]:
         """The AGS and NRPS launch claims for a launch into a course."""
