@@ -1,4 +1,5 @@
-"""The emulator's web app: course page, launch starter, authorization endpoint, JWKS."""
+"""The emulator's web app: course page, launch starter, authorization endpoint, JWKS,
+and dynamic registration (``dynamic_registration.py``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from .. import _templates
 from ..lti13 import constants as c
 from . import services as _services
 from .deep_linking import DeepLinkReturnHandler, created_links_html, link_launch_fields
+from .dynamic_registration import (
+    OpenIDConfigurationHandler,
+    RegistrationHandler,
+    RegistrationPageHandler,
+    registered_tools_html,
+)
 from .platform import EmulatedPlatform, Launch
 
 
@@ -97,6 +104,9 @@ class CoursePageHandler(_Handler):
             "Each button starts a genuine LTI 1.3 launch into JupyterHub.</p>"
             f"<table>{''.join(rows)}</table>"
             + created_links_html(p)
+            + registered_tools_html(p)
+            + "<p><a id='add-tool-by-url' href='dynamic_registration'>Add a tool by URL "
+            "(dynamic registration)</a></p>"
             + f"<p><small>Issuer {html.escape(p.issuer)} · client id "
             f"{html.escape(p.tool.client_id)} · <a href='jwks'>JWKS</a></small></p>"
             + _services.gradebook_html(_services.services_of(p))
@@ -232,6 +242,7 @@ class StatsHandler(_Handler):
                 "jwks_fetches": p.jwks_fetches,
                 "launches": len(p.launches),
                 "authorization_errors": len(p.authorization_errors),
+                "registrations": len(p.registered_tools),
             }
         )
 
@@ -247,6 +258,9 @@ def make_app(platform: EmulatedPlatform, **settings: Any) -> web.Application:
             (r"/authorize", AuthorizationHandler),
             (r"/jwks", JWKSHandler),
             (r"/deep_link_return", DeepLinkReturnHandler),
+            (r"/openid-configuration", OpenIDConfigurationHandler),
+            (r"/dynamic_registration", RegistrationPageHandler),
+            (r"/dynamic_registration/register", RegistrationHandler),
             (r"/_emulator/stats", StatsHandler),
             *_services.ROUTES,
         ],
