@@ -308,7 +308,7 @@ def _progress(tool_url: str, shown_url: str, in_window: bool) -> str:
     config = {"tool_url": tool_url, "mode": "window" if in_window else "iframe"}
     where = "in a new window" if in_window else "below"
     return f"""
-<p>Registering the tool at <code>{html.escape(shown_url)}</code>.
+<p>The tool's registration URL: <code>{html.escape(shown_url)}</code>.
   Status: <output id="dr-status">waiting</output></p>
 <p id="dr-message">The tool's registration page is open {where}: follow its steps.
   This page notices when the tool says it is done.</p>
