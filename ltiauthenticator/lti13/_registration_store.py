@@ -87,6 +87,7 @@ __all__ = [
     "StoreSchemaError",
     "StoredRegistration",
     "UnknownRegistration",
+    "configuration_origin",
     "slugify",
 ]
 
@@ -521,7 +522,7 @@ def _lock_schema(conn: Connection) -> None:
     """Make a concurrent ``open()`` wait until this transaction ends.
 
     SQLite needs nothing here: write transactions begin with ``BEGIN IMMEDIATE``, which
-    already excludes every other writer.
+    already excludes every other writer. MySQL gets no lock (see :class:`RegistrationStore`).
     """
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
@@ -553,9 +554,13 @@ class RegistrationStore:
 
     ``sqlite:///lti_registrations.sqlite`` (relative to the working directory, like
     JupyterHub's ``db_url``), ``sqlite:////abs/path.sqlite``,
-    ``postgresql+psycopg://user:password@host/db``, ``mysql+pymysql://...``: any URL
-    whose driver is installed. Construct, then :meth:`open` (which creates or migrates
-    the tables), use from any thread, :meth:`close`.
+    ``postgresql+psycopg://user:password@host/db``: any URL whose driver is installed.
+    The tests cover SQLite and PostgreSQL; MySQL should work, except that two processes
+    opening a new MySQL database at the same moment are not kept apart (MySQL commits
+    each CREATE TABLE at once, so there is no transaction to lock).
+
+    Construct, then :meth:`open` (which creates or migrates the tables), use from any
+    thread, :meth:`close`.
     """
 
     LATEST_SCHEMA: int = max(_MIGRATIONS)

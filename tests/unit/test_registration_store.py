@@ -8,13 +8,14 @@ import sys
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 from sqlalchemy import MetaData, Table, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from ltiauthenticator import __version__
@@ -99,18 +100,20 @@ def added(store: RegistrationStore, n: int, **overrides: Any) -> StoredRegistrat
     return store.add(**{**fields, **overrides})
 
 
-def raw_engine(url: str):
-    return create_engine(url)
+@contextmanager
+def bypassing_the_store(url: str) -> Iterator[Engine]:
+    """An engine of its own on the store's database, as another program would have."""
+    engine = create_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def schema_rows(url: str) -> List[Tuple[int, str]]:
-    engine = raw_engine(url)
-    try:
-        with engine.connect() as conn:
-            query = text("SELECT version, package_version FROM lti_schema ORDER BY version")
-            return [tuple(row) for row in conn.execute(query)]
-    finally:
-        engine.dispose()
+    query = text("SELECT version, package_version FROM lti_schema ORDER BY version")
+    with bypassing_the_store(url) as engine, engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(query)]
 
 
 # -- round trip ------------------------------------------------------------------------
@@ -218,16 +221,14 @@ def test_same_issuer_from_the_same_configuration_origin_is_refused(
 def test_the_database_itself_refuses_duplicates(store: RegistrationStore, store_url: str) -> None:
     """The unique constraints hold for writers that bypass the store's checks."""
     first = store.add(**FULL)
-    engine = raw_engine(store_url)
-    table = Table("lti_registrations", MetaData(), autoload_with=engine)
-    row = {c.name: getattr(first, c.name) for c in table.c if c.name != "id"}
-    unique = {"name": "other", "client_id": "other"}
     clashes = [
         {"client_id": "other"},  # same name
         {"name": "other"},  # same issuer and client id
-        unique,  # same issuer and configuration origin
+        {"name": "other", "client_id": "other"},  # same issuer and configuration origin
     ]
-    try:
+    with bypassing_the_store(store_url) as engine:
+        table = Table("lti_registrations", MetaData(), autoload_with=engine)
+        row = {c.name: getattr(first, c.name) for c in table.c if c.name != "id"}
         for clash in clashes:
             with pytest.raises(IntegrityError), engine.begin() as conn:
                 conn.execute(table.insert().values({**row, **clash}))
@@ -239,8 +240,6 @@ def test_the_database_itself_refuses_duplicates(store: RegistrationStore, store_
                         {**row, "name": f"n{n}", "client_id": f"n{n}", "configuration_origin": None}
                     )
                 )
-    finally:
-        engine.dispose()
 
 
 def test_colliding_names_get_suffixes(store: RegistrationStore) -> None:
@@ -539,17 +538,13 @@ def test_processes_open_a_fresh_sqlite_database_at_once(tmp_path: Path) -> None:
 
 
 def test_a_newer_schema_is_refused(store: RegistrationStore, store_url: str) -> None:
-    engine = raw_engine(store_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO lti_schema (version, package_version, applied_at) "
-                    "VALUES (2, '9.9.9', CURRENT_TIMESTAMP)"
-                )
+    with bypassing_the_store(store_url) as engine, engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO lti_schema (version, package_version, applied_at) "
+                "VALUES (2, '9.9.9', CURRENT_TIMESTAMP)"
             )
-    finally:
-        engine.dispose()
+        )
 
     with pytest.raises(StoreSchemaError) as refused:
         RegistrationStore(store_url).open()
