@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test test-jupyterhub4 demo install lint browser-deps benchmark clean
+.PHONY: test test-jupyterhub4 demo install lint browser-deps postgres-deps benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,12 +33,20 @@ browser-deps:
 	  { (apt-get update -qq || sudo apt-get update -qq) && \
 	    (apt-get install -y -qq chromium chromium-driver || sudo apt-get install -y -qq chromium chromium-driver); }
 
+# The registration store's tests start a throwaway PostgreSQL server of their own from
+# Debian's binaries (the cluster the package may start is not used).
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { (apt-get update -qq || sudo apt-get update -qq) && \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql || \
+	     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql); }
+
 lint: install
 	$(BIN)/ruff check .
 
 # Branch coverage of ltiauthenticator/ (in-process and subprocess hubs alike), with the
 # lines not covered; under 90% fails (see [tool.coverage] in pyproject.toml).
-test: install browser-deps lint
+test: install browser-deps postgres-deps lint
 	$(BIN)/python -m pytest --durations=10 \
 	  --cov=ltiauthenticator --cov-branch --cov-report=term-missing:skip-covered
 

@@ -19,6 +19,7 @@ from .support.client import LaunchClient
 from .support.emulator import EmulatorServer
 from .support.hub import Hub, HubPool, free_port
 from .support.inprocess import InProcessHub, needs_own_process
+from .support.postgres import fresh_postgres_url, postgres_server, postgres_url  # noqa: F401
 
 CLIENT_ID = "jupyterhub-tool"
 
