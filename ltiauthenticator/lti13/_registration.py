@@ -1,11 +1,18 @@
 """Platform registrations: which LMS (issuer + client ids) this hub trusts, and how.
 
-The single-issuer traits of :class:`LTI13Authenticator` form one registration; more
-can be added with ``LTI13Authenticator.platforms``. Login initiation picks the
-registration from ``iss`` and ``client_id``; the state names it, and the callback
-verifies the token against that registration only, so one platform's keys never vouch
-for another's launch. The resolved launch carries the registration to everything after
-(usernames, roles, metrics): nothing looks it up again from the claims.
+Registrations come from two places, merged by :class:`PlatformRegistry`:
+
+* **configured** ones: the single-issuer traits of :class:`LTI13Authenticator` form one,
+  and each entry of ``LTI13Authenticator.platforms`` another;
+* **stored** ones: made by LTI Dynamic Registration and approved by a hub admin, kept in
+  the registration store (:mod:`._registration_store`) and served from memory.
+
+Configured registrations come first: a stored one never overrides them (same issuer and
+client id) and never owns a username namespace a configured one uses. Login initiation
+picks the registration from ``iss`` and ``client_id``; the state names it, and the
+callback verifies the token against that registration only, so one platform's keys never
+vouch for another's launch. The resolved launch carries the registration to everything
+after (usernames, roles, metrics): nothing looks it up again from the claims.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-from .error import IncorrectValueError
+from .error import IncorrectValueError, RegistrationInactiveError
 
 #: Keys an entry of ``LTI13Authenticator.platforms`` may have.
 PLATFORM_KEYS = frozenset(
@@ -64,6 +71,8 @@ class PlatformRegistration:
     token_url: str = ""
     #: The ``aud`` of service token assertions when it is not the token endpoint.
     token_audience: str = ""
+    #: The row of the registration store this came from (dynamic registrations only).
+    stored_id: Optional[int] = None
 
     @property
     def id(self) -> str:
@@ -151,10 +160,39 @@ def frame_origin_problems(origins: Iterable[str], where: str) -> List[str]:
 
 
 class PlatformRegistry:
-    """Finds the registration a login initiation belongs to."""
+    """Finds the registration a launch belongs to, in constant time however many there are.
 
-    def __init__(self, registrations: Iterable[PlatformRegistration]) -> None:
+    ``registrations`` are the ones that may launch (configured first, then active stored
+    ones); ``inactive`` are stored ones a hub admin has not approved yet or has disabled,
+    kept only to tell their launches why they are refused.
+    """
+
+    def __init__(
+        self,
+        registrations: Iterable[PlatformRegistration],
+        inactive: Iterable[Tuple[PlatformRegistration, str]] = (),
+    ) -> None:
         self.registrations: List[PlatformRegistration] = list(registrations)
+        self._configured = [r for r in self.registrations if r.stored_id is None]
+        self._by_issuer: Dict[str, List[PlatformRegistration]] = {}
+        self._by_id: Dict[str, PlatformRegistration] = {}
+        self._first_by_prefix: Dict[str, PlatformRegistration] = {}
+        for registration in self.registrations:
+            self._by_issuer.setdefault(registration.issuer, []).append(registration)
+            self._by_id.setdefault(registration.id, registration)
+            self._first_by_prefix.setdefault(registration.username_prefix, registration)
+        #: (issuer, client id) → status of registrations that may not launch (yet).
+        self._inactive: Dict[Tuple[str, str], str] = {}
+        self._inactive_issuers: Dict[str, str] = {}
+        for registration, status in inactive:
+            self._inactive_issuers.setdefault(registration.issuer, status)
+            for client_id in registration.client_ids:
+                self._inactive.setdefault((registration.issuer, client_id), status)
+
+    @property
+    def configured(self) -> List[PlatformRegistration]:
+        """The registrations made in the hub's configuration (not by dynamic registration)."""
+        return self._configured
 
     def for_claims(self, claims: Mapping[str, Any]) -> Optional[PlatformRegistration]:
         """The registration a token's issuer and audience name (``azp`` first).
@@ -167,17 +205,18 @@ class PlatformRegistry:
         azp = claims.get("azp")
         if isinstance(azp, str):
             audiences = [azp]
+        issuer = claims.get("iss")
+        candidates = self._by_issuer.get(issuer, []) if isinstance(issuer, str) else []
         for audience in audiences:
-            for registration in self.registrations:
-                if registration.issuer == claims.get("iss") and audience in registration.client_ids:
+            for registration in candidates:
+                if audience in registration.client_ids:
                     return registration
         return None
 
     def by_id(self, registration_id: object) -> Optional[PlatformRegistration]:
-        for registration in self.registrations:
-            if registration.id == registration_id:
-                return registration
-        return None
+        if not isinstance(registration_id, str):
+            return None
+        return self._by_id.get(registration_id)
 
     def owns_admin_names(self, registration: PlatformRegistration) -> bool:
         """Whether ``registration`` may log in the names in ``admin_users``.
@@ -185,14 +224,25 @@ class PlatformRegistry:
         Each username namespace (prefix) belongs to the first registration using it; a
         platform sharing another's namespace can never assert that one's admin names.
         """
-        for candidate in self.registrations:
-            if candidate.username_prefix == registration.username_prefix:
-                return candidate is registration
-        return False
+        return self._first_by_prefix.get(registration.username_prefix) is registration
+
+    def namespace_owner(self, username_prefix: str) -> Optional[PlatformRegistration]:
+        """The registration that owns the username namespace ``username_prefix``, if any."""
+        return self._first_by_prefix.get(username_prefix)
+
+    def _refuse_inactive(self, issuer: str, client_id: Optional[str]) -> None:
+        """A launch from a registration that is pending or disabled: say so."""
+        if client_id:
+            status = self._inactive.get((issuer, client_id), "")
+        else:
+            status = self._inactive_issuers.get(issuer, "")
+        if status:
+            raise RegistrationInactiveError.for_status(status)
 
     def find(self, issuer: str, client_id: Optional[str]) -> PlatformRegistration:
-        candidates = [r for r in self.registrations if r.issuer == issuer]
+        candidates = self._by_issuer.get(issuer, [])
         if not candidates:
+            self._refuse_inactive(issuer, client_id)
             raise IncorrectValueError(
                 "This hub is not registered with the platform that started the launch (iss).",
                 reason="unknown_issuer",
@@ -202,6 +252,7 @@ class PlatformRegistry:
             for registration in candidates:
                 if client_id in registration.client_ids:
                     return registration
+            self._refuse_inactive(issuer, client_id)
             raise IncorrectValueError(
                 "The launch names a client_id this hub is not configured for.",
                 reason="unknown_client_id",

@@ -622,6 +622,11 @@ class RegistrationStore:
             self._engine = self._writer = None
 
     @property
+    def engine(self) -> Optional[Engine]:
+        """The SQLAlchemy engine while the store is open (for diagnostics and tests)."""
+        return self._engine
+
+    @property
     def schema_version(self) -> int:
         """The schema version of the open database (:attr:`LATEST_SCHEMA` once open)."""
         if self._engine is None:

@@ -11,6 +11,7 @@ from traitlets import (
     Bool,
     Callable,
     CaselessStrEnum,
+    Float,
     Instance,
     Integer,
     Set,
@@ -37,6 +38,8 @@ from ._registration import (
     frame_origin_problems,
     normalize_platform_entry,
 )
+from ._registration_sources import RegistrationSources
+from ._registration_store import RegistrationStore
 from ._state import LAUNCH_COOKIE_MAX_AGE, SingleUseRecord
 from .constants import ASYMMETRIC_ALGORITHMS
 from .error import LaunchForbiddenError
@@ -47,6 +50,11 @@ from .handlers import (
     LTI13JWKSHandler,
     LTI13LoginInitHandler,
     quiet_access_log,
+)
+from .registration_handlers import (
+    LTI13RegistrationAdminHandler,
+    LTI13RegistrationHandler,
+    LTI13RegistrationsAPIHandler,
 )
 from .validator import LTI13LaunchValidator
 
@@ -345,6 +353,99 @@ class LTI13Authenticator(AdmitLaunchedUsers):
         """,
     )
 
+    # -- dynamic registration (LTI-DR 1.0) and the registration store -------------------
+    dynamic_registration = Bool(
+        False,
+        config=True,
+        help="""Let LMSs register the hub themselves (LTI Dynamic Registration 1.0).
+
+        With this on, the hub serves its registration URL, ``/hub/lti13/register``: an
+        LMS admin pastes it into the LMS (Moodle, Brightspace, Sakai, Canvas), and the LMS
+        and the hub exchange the issuer, client id, deployment id and endpoints
+        themselves. New registrations are kept in the registration store
+        (``registration_store_url``) as **pending** until a hub admin approves them on
+        ``/hub/lti13/registrations`` (or their host is in
+        ``dynamic_registration_auto_approve``). Turning this off stops both the
+        registration URL and launches from stored registrations; the store is kept.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    registration_store_url = Unicode(
+        "sqlite:///jupyterhub-lti-registrations.sqlite",
+        config=True,
+        help="""Database of the registrations made by dynamic registration (SQLAlchemy URL).
+
+        By default an SQLite file in the hub's working directory (next to
+        ``jupyterhub.sqlite``, on the hub's volume in zero-to-jupyterhub). Any database
+        JupyterHub itself can use works, e.g. ``postgresql://user:pass@host/db``
+        (install the driver the URL names); the tables are prefixed ``lti_`` and can live
+        in the hub's own database. The schema is created and migrated at start-up.
+        Only used when ``dynamic_registration`` is on.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    dynamic_registration_allowed_hosts = Set(
+        Unicode(),
+        config=True,
+        help="""Hosts of the LMSs that may use the registration URL (empty: any host).
+
+        The host of the ``openid_configuration`` URL the LMS sends, e.g.
+        ``{"moodle.example.edu"}``. Others are refused before the hub contacts them.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    dynamic_registration_auto_approve = Set(
+        Unicode(),
+        config=True,
+        help="""Hosts whose dynamic registrations are active at once, without approval.
+
+        The host of the ``openid_configuration`` URL, e.g. ``{"moodle.example.edu"}``:
+        only for LMSs the hub's admin controls, since anyone who can reach the
+        registration URL from such a host could then register.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    dynamic_registration_max_pending = Integer(
+        20,
+        config=True,
+        help="""Most registrations waiting for approval at once; more are refused (HTTP 503).
+
+        The registration URL is public: this bounds what strangers can add to the store.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    registration_refresh_interval = Float(
+        10.0,
+        config=True,
+        help="""Seconds between checks for registrations changed by another process.
+
+        Launches read registrations from memory; the hub reloads them after its own
+        changes at once, and notices other processes' changes within this interval.
+
+        .. versionadded:: 2.0
+        """,
+    )
+    tool_logo_url = Unicode(
+        "",
+        config=True,
+        help="""URL of the tool's logo, sent to the LMS at dynamic registration (optional).
+
+        .. versionadded:: 2.0
+        """,
+    )
+    registration_sources = Instance(
+        RegistrationSources,
+        help="""Where registrations come from: the configuration plus the store.
+
+        Built from the traits above; a subclass may provide its own.
+        """,
+    )
+
     allow_iframe = Bool(
         False,
         config=True,
@@ -565,7 +666,6 @@ class LTI13Authenticator(AdmitLaunchedUsers):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._registry: Optional[PlatformRegistry] = None
         self._tool_jwks: Optional[Dict[str, Any]] = None
         self._tool_signer: Optional[_tool_keys.ToolSigner] = None
         self.used_states = SingleUseRecord(ttl=LAUNCH_COOKIE_MAX_AGE)
@@ -588,15 +688,31 @@ class LTI13Authenticator(AdmitLaunchedUsers):
         "token_audience",
     )
     def _registrations_changed(self, change: Any) -> None:
-        self._registry = None
+        sources = self._trait_values.get("registration_sources")
+        if sources is not None:
+            sources.configuration_changed()
+
+    @observe("dynamic_registration", "registration_store_url")
+    def _store_changed(self, change: Any) -> None:
+        sources = self._trait_values.pop("registration_sources", None)
+        if sources is not None:
+            sources.close()
+
+    @default("registration_sources")
+    def _default_registration_sources(self) -> RegistrationSources:
+        store = (
+            RegistrationStore(self.registration_store_url) if self.dynamic_registration else None
+        )
+        sources = RegistrationSources(self._build_registrations, store, self.log)
+        sources.open()  # at start-up (get_handlers): launches then read memory only
+        return sources
 
     # -- registrations and configuration checks --------------------------------------
 
     @property
     def registry(self) -> PlatformRegistry:
-        if self._registry is None:
-            self._registry = PlatformRegistry(self._build_registrations())
-        return self._registry
+        """The registrations launches are checked against (from memory, never the database)."""
+        return self.registration_sources.registry
 
     def _build_registrations(self) -> List[PlatformRegistration]:
         registrations = []
@@ -641,11 +757,11 @@ class LTI13Authenticator(AdmitLaunchedUsers):
     def configuration_problems(self) -> List[str]:
         """Mistakes in the configuration, each naming the trait to fix."""
         problems: List[str] = []
-        registrations = self.registry.registrations
-        if not registrations:
+        registrations = self.registry.configured
+        if not registrations and not self.dynamic_registration:
             problems.append(
-                "LTI13Authenticator.issuer is not set (nor LTI13Authenticator.platforms): "
-                "no platform can launch into this hub"
+                "LTI13Authenticator.issuer is not set (nor LTI13Authenticator.platforms, nor "
+                "LTI13Authenticator.dynamic_registration): no platform can launch into this hub"
             )
         seen: Dict[Tuple[str, str], str] = {}
         for registration in registrations:
@@ -768,6 +884,8 @@ class LTI13Authenticator(AdmitLaunchedUsers):
         self.log.info("LTI 1.3 tool key set has %d key(s)", len(self.tool_jwks["keys"]))
         if self.allow_iframe:
             _embedding.allow_hub_in_iframe(app, self.registry.registrations, self.log)
+        if self.dynamic_registration:
+            self._watch_the_store()
         settings = getattr(app, "tornado_settings", None)
         if settings is not None:
             settings["log_function"] = quiet_access_log(settings.get("log_function"))
@@ -777,7 +895,31 @@ class LTI13Authenticator(AdmitLaunchedUsers):
             (self.config_json_url(""), self.config_handler),
             (self.tool_jwks_url(""), self.jwks_handler),
             (self.deep_linking_url(""), LTI13DeepLinkingHandler),
+            (self.registration_url(""), LTI13RegistrationHandler),
+            (self.registrations_admin_url("") + r"(?:/(\d+))?", LTI13RegistrationAdminHandler),
+            (r"/lti13/api/registrations(?:/(\d+))?", LTI13RegistrationsAPIHandler),
         ] + self._grades_handlers()
+
+    def registration_url(self, base_url: str) -> str:
+        """The URL an LMS admin pastes into the LMS (dynamic registration)."""
+        return url_path_join(base_url, "lti13", "register")
+
+    def registrations_admin_url(self, base_url: str) -> str:
+        """The hub admin's page of dynamic registrations."""
+        return url_path_join(base_url, "lti13", "registrations")
+
+    def _watch_the_store(self) -> None:
+        """Notice registrations another process changed (e.g. a second hub replica)."""
+        from tornado.ioloop import PeriodicCallback
+
+        async def refresh() -> None:
+            try:
+                if await self.registration_sources.refresh():
+                    self.log.info("LTI 1.3: stored registrations changed; reloaded")
+            except Exception as e:  # a database hiccup must not stop the hub
+                self.log.warning("LTI 1.3: could not check the registration store: %s", e)
+
+        PeriodicCallback(refresh, self.registration_refresh_interval * 1000).start()
 
     def _grades_handlers(self) -> List[Tuple[str, Any]]:
         if not self.enable_grades:

@@ -180,6 +180,8 @@ class _LTI13Handler(BaseHandler):
 
     @staticmethod
     def _counter(stage: str) -> Any:
+        if stage.startswith("registration"):  # the registration URL and its review
+            return _metrics.REGISTRATIONS
         return _metrics.LOGIN_INITIATIONS if stage == "login" else _metrics.LAUNCHES
 
     def _log_refusal(self, stage: str, e: LTI13Error) -> None:
@@ -229,6 +231,12 @@ class _LTI13Handler(BaseHandler):
             # JupyterHub 4 renders message_html but does not read jupyterhub_html_message
             namespace["message_html"] = html_message
         return namespace
+
+    async def render_page(self, template: str, *, hub_look: bool = False, **values: Any) -> str:
+        """Render one of the package's page templates with the hub's Jinja environment;
+        ``hub_look`` pages extend JupyterHub's ``page.html`` and get its namespace."""
+        namespace = {**self.template_namespace, **values} if hub_look else values
+        return await self.settings["jinja2_env"].from_string(template).render_async(**namespace)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # Tornado's own line prints the whole request URI (login_hint, lti_message_hint)
@@ -360,12 +368,27 @@ class _FramableByPlatforms:
     an LMS iframe into a blank "refused to connect" frame.
     """
 
+    #: The launch's registration once known: its platform may frame the pages.
+    _framing_registration: Optional[PlatformRegistration] = None
+
     @property
     def content_security_policy(self) -> str:
-        registrations = self.authenticator.registry.registrations  # type: ignore[attr-defined]
+        # Configured platforms always; a dynamically registered one once the launch names
+        # it (listing thousands of stored platforms would make the header unbounded).
+        registry = self.authenticator.registry  # type: ignore[attr-defined]
+        registrations = registry.configured
+        extra = self._framing_registration
+        if extra is not None and extra.stored_id is not None:
+            registrations = [*registrations, extra]
         return "; ".join(
             [frame_ancestors(registrations), "report-uri " + self.csp_report_uri]  # type: ignore[attr-defined]
         )
+
+    def _framed_by(self, registration: PlatformRegistration) -> None:
+        """Let the launch's own platform frame this response (and its error page)."""
+        self._framing_registration = registration
+        if registration.stored_id is not None:
+            self.set_header("Content-Security-Policy", self.content_security_policy)
 
 
 def _relaunch_parameters(args: Dict[str, Any]) -> Dict[str, str]:
@@ -409,6 +432,7 @@ class LTI13LoginInitHandler(_FramableByPlatforms, _LTI13Handler):
                     {DEPLOYMENT_ID_CLAIM: args["lti_deployment_id"]}, registration.deployment_ids
                 )
             self._registration = registration
+            self._framed_by(registration)
             self._login_args = args
             self._storage_target = storage.storage_target(args.get("lti_storage_target"))
 
@@ -783,6 +807,7 @@ class LTI13CallbackHandler(_FramableByPlatforms, _LTI13Handler):
         registration = self._registration_named_by(state)
         if registration is None:
             raise StateError("The launch's platform is no longer configured on this hub.")
+        self._framed_by(registration)
         self._log_context = {
             "iss": registration.issuer,
             "client_id": ",".join(sorted(registration.client_ids)),
@@ -1012,20 +1037,17 @@ async def _render_link_picker(
 ) -> str:
     """The picker page (JupyterHub's look), for the callback and for "add another"."""
     authenticator = handler.authenticator
-    return await (
-        handler.settings["jinja2_env"]
-        .from_string(_PICKER_PAGE)
-        .render_async(
-            **handler.template_namespace,
-            token=token,
-            settings=settings,
-            pending=pending,
-            choices=authenticator.deep_linking_choice_list,
-            targets=[t for t in ("window", "iframe") if t in settings.accept_presentation_targets],
-            action=authenticator.deep_linking_url(handler.hub.base_url),
-            hub_base_url=handler.hub.base_url,
-            script=_PICKER_SCRIPT,
-        )
+    return await handler.render_page(
+        _PICKER_PAGE,
+        hub_look=True,
+        token=token,
+        settings=settings,
+        pending=pending,
+        choices=authenticator.deep_linking_choice_list,
+        targets=[t for t in ("window", "iframe") if t in settings.accept_presentation_targets],
+        action=authenticator.deep_linking_url(handler.hub.base_url),
+        hub_base_url=handler.hub.base_url,
+        script=_PICKER_SCRIPT,
     )
 
 
@@ -1105,14 +1127,11 @@ class LTI13DeepLinkingHandler(_FramableByPlatforms, _LTI13Handler):
                 len(items),
                 _loggable(context.issuer, 200),
             )
-            page = (
-                await self.settings["jinja2_env"]
-                .from_string(_RETURN_PAGE)
-                .render_async(
-                    return_url=context.settings.return_url,
-                    jwt=self.authenticator.tool_signer.sign(claims),
-                    message=message,
-                )
+            page = await self.render_page(
+                _RETURN_PAGE,
+                return_url=context.settings.return_url,
+                jwt=self.authenticator.tool_signer.sign(claims),
+                message=message,
             )
             self.set_header("Cache-Control", "no-store")
             self.write(page)
