@@ -38,6 +38,7 @@ from traitlets import Float, Instance, Integer, default
 from traitlets.config import LoggingConfigurable
 
 from . import _metrics
+from ._http import BoundedBody
 from .error import KeyFetchError, TokenError
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
@@ -286,20 +287,7 @@ class JWKSCache(LoggingConfigurable):
         limit = self.max_response_bytes
         if self.http_client is None:  # made on first use, inside the running event loop
             self.http_client = self._new_http_client()
-        body = bytearray()
-        too_large = []
-
-        def on_header(line: str) -> None:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length" and value.strip().isdigit():
-                if int(value) > limit:
-                    too_large.append(True)
-
-        def on_chunk(chunk: bytes) -> None:
-            if len(body) + len(chunk) > limit:
-                too_large.append(True)
-            elif not too_large:
-                body.extend(chunk)
+        body = BoundedBody(limit)
 
         request = HTTPRequest(
             url,
@@ -309,8 +297,8 @@ class JWKSCache(LoggingConfigurable):
             request_timeout=self.fetch_timeout,
             follow_redirects=False,
             decompress_response=False,
-            header_callback=on_header,
-            streaming_callback=on_chunk,
+            header_callback=body.on_header,
+            streaming_callback=body.on_chunk,
         )
         too_large_error = KeyFetchError(
             f"The platform's key set is too large (over {limit} bytes).", reason="jwks_too_large"
@@ -318,7 +306,7 @@ class JWKSCache(LoggingConfigurable):
         try:
             response = await self.http_client.fetch(request, raise_error=True)
         except HTTPClientError as e:
-            if too_large:
+            if body.too_large:
                 raise too_large_error from None
             if e.code == 599:  # tornado's code for timeouts and dropped connections
                 what = "timeout" if "timeout" in str(e).lower() else "connection closed"
@@ -330,13 +318,13 @@ class JWKSCache(LoggingConfigurable):
                 f"The platform's JWKS endpoint answered HTTP {e.code}.", reason="jwks_http_error"
             ) from None
         except Exception as e:  # the network edge: any failure means no keys from there
-            if too_large:
+            if body.too_large:
                 raise too_large_error from None
             raise KeyFetchError(
                 f"The platform's JWKS endpoint could not be reached ({type(e).__name__}).",
                 reason="jwks_unreachable",
             ) from None
-        if too_large:
+        if body.too_large:
             raise too_large_error
         return bytes(body), response.headers.get("Cache-Control")
 

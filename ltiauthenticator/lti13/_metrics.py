@@ -23,3 +23,9 @@ JWKS_FETCHES = Counter(
     "Fetches of platform JSON Web Key Sets, by result",
     ["result"],
 )
+
+REGISTRATIONS = Counter(
+    "ltiauthenticator_dynamic_registrations",
+    "LTI Dynamic Registration requests, by outcome and refusal reason",
+    ["outcome", "reason"],
+)

@@ -123,3 +123,92 @@ class LaunchForbiddenError(LTI13Error):
     status_code = 403
     reason = "not_allowed"
     title = "Access to this hub is not granted"
+
+
+class RegistrationInactiveError(LTI13Error):
+    """The launch comes from a dynamic registration that may not launch (yet)."""
+
+    status_code = 403
+    reason = "registration_inactive"
+    title = "This learning platform is not approved on the hub yet"
+
+    @classmethod
+    def for_status(cls, status: str) -> RegistrationInactiveError:
+        if status == "disabled":
+            return cls(
+                "This learning platform registered with the hub, but a hub administrator "
+                "has disabled the registration.",
+                reason="registration_disabled",
+                hint="Ask the hub administrator to enable it again on the hub's "
+                "LTI registrations page.",
+            )
+        return cls(
+            "This learning platform registered with the hub, but a hub administrator has "
+            "not approved the registration yet.",
+            reason="registration_pending",
+            hint="Ask the hub administrator to approve it on the hub's LTI registrations "
+            "page (/hub/lti13/registrations).",
+        )
+
+
+class DynamicRegistrationError(LTI13Error):
+    """A dynamic registration request, or the platform's part of it, is not acceptable."""
+
+    reason = "registration_refused"
+    title = "The tool could not be registered"
+
+
+class RegistrationConflictError(DynamicRegistrationError):
+    """The platform is already registered (pending, active or disabled)."""
+
+    status_code = 409
+    reason = "already_registered"
+
+
+class PlatformUnreachableError(DynamicRegistrationError):
+    """The platform's registration endpoints did not answer usably: a gateway problem."""
+
+    status_code = 502
+    reason = "platform_unreachable"
+    title = "The learning platform did not answer"
+
+
+class DynamicRegistrationOffError(DynamicRegistrationError):
+    """The registration URL was opened on a hub that does not offer it.
+
+    403 rather than 404: JupyterHub's 404 page shows no message, and the LMS admin who
+    pasted the URL needs to read this one.
+    """
+
+    status_code = 403
+    reason = "dynamic_registration_off"
+    title = "This hub does not offer dynamic registration"
+
+
+class RegistrationAdminError(LTI13Error):
+    """A hub admin's action on a registration cannot be done as asked."""
+
+    reason = "registration_admin"
+    title = "The registration was not changed"
+
+
+class NotAHubAdminError(RegistrationAdminError):
+    """Someone who is not a hub admin opened the registrations page."""
+
+    status_code = 403
+    reason = "not_admin"
+    title = "Only hub admins can review LTI registrations"
+
+
+class UnknownRegistrationError(RegistrationAdminError):
+    """The registration an admin acted on does not exist (any more)."""
+
+    reason = "unknown_registration"
+
+
+class RegistrationStoreUnavailableError(LTI13Error):
+    """The registration store (its database) could not be read or written."""
+
+    status_code = 503
+    reason = "store_unavailable"
+    title = "The hub's registration store is unavailable"

@@ -1,0 +1,51 @@
+"""A dynamic registration outlives the hub process: SQLite on the hub's disk, or PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import render_config
+from tests.support.hub import Hub, free_port
+
+from .test_dynamic_registration import admin_action, new_lms, only_registration, register
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kept-registrations.sqlite'}"
+    return request.getfixturevalue("fresh_postgres_url")
+
+
+@pytest.fixture
+def restartable(base_auth_config, store_url, tmp_path):
+    config = {cls: dict(traits) for cls, traits in base_auth_config.items()}
+    config["LTI13Authenticator"].update(dynamic_registration=True, registration_store_url=store_url)
+    port = free_port()  # both hubs, one after the other, on the same port
+    hubs = []
+
+    def start(name: str) -> Hub:
+        hub = Hub(port, tmp_path, render_config(config), name).start()
+        hubs.append(hub)
+        return hub
+
+    yield start
+    for hub in hubs:
+        hub.stop()
+
+
+def test_an_approved_registration_survives_a_restart(restartable, client, user):
+    first = restartable("before")
+    lms = new_lms(first.url).start()
+    try:
+        assert register(first, lms).status_code == 200
+        assert admin_action(first, only_registration(first)["id"], "approve").status_code == 200
+        first.stop()
+
+        second = restartable("after")
+        assert only_registration(second)["status"] == "active"
+        _, url = lms.start_launch(user=user)
+        result = client.launch(url)
+        assert result.callback.status_code == 302, result.callback.text[-500:]
+    finally:
+        lms.stop()
