@@ -282,7 +282,7 @@ _SCRIPT = _templates.read("dynamic_registration.js", package=__package__)
 _FORM = """
 <form method="get" action="dynamic_registration" id="dr-form">
   <p><label for="tool-url">The tool's registration URL</label><br>
-  <input type="url" name="url" id="tool-url" size="70" required
+  <input type="url" name="url" id="tool-url" size="70" required value="{value}"
     placeholder="https://hub.example.edu/hub/lti13/register"></p>
   <p><label><input type="checkbox" name="window" value="1" id="new-window">
     Open it in a new window (as Moodle and Brightspace do), not in a frame on this page
@@ -331,14 +331,15 @@ class RegistrationPageHandler(web.RequestHandler):
 
     def get(self) -> None:
         url = self.get_argument("url", "").strip()
+        form = _FORM.format(value=html.escape(self.platform.suggested_registration_url))
         if not url:
-            self._write_page(_FORM)
+            self._write_page(form)
             return
         if not _is_absolute_url(url):
             self.set_status(400)
             self._write_page(
                 "<p id='dr-error' role='alert'>The tool's registration URL must be an absolute "
-                f"http or https URL; got <code>{html.escape(url[:200])}</code>.</p>" + _FORM
+                f"http or https URL; got <code>{html.escape(url[:200])}</code>.</p>" + form
             )
             return
         token = self.platform.mint_registration_token()

@@ -101,6 +101,8 @@ class EmulatedPlatform:
         # what happened, for tests and the benchmark
         self.jwks_fetches = 0
         self.authorization_errors: List[str] = []
+        #: Filled in on the "Add a tool by URL" page (the demo's hub), for convenience.
+        self.suggested_registration_url = ""
         # dynamic registration (dynamic_registration.py): registration token → expiry
         self.registration_tokens: Dict[str, float] = {}
         self.used_registration_tokens: Set[str] = set()
