@@ -23,6 +23,11 @@ idle, before the storm. The hub process's CPU time is read from ``/proc/<pid>/st
 PyPI, in ``benchmarks/.venv-established/``, created on first use) the same way,
 alternating ours / established, and prints ratios.
 
+``--registrations N`` keeps the platform's registration in the registration store (as
+dynamic registration does) together with N-1 other active registrations, instead of in
+the configuration: launches/s and hub CPU per launch with many stored registrations can
+then be compared with one; the hub's start-up time is reported too.
+
 Launch latency is measured from the hub's login initiation request to the callback's
 302 (three HTTP requests: hub, platform, hub); the emulator's ``/launch`` step before it
 is not timed. launches/s is students divided by the wall time of the whole storm.
@@ -34,6 +39,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -209,10 +215,16 @@ c.JupyterHub.log_level = {log_level!r}
 c.JupyterHub.authenticator_class = {authenticator_class!r}
 c.Authenticator.allow_all = True
 c.Authenticator.enable_auth_state = {auth_state!r}
+"""
+CONFIGURED_PLATFORM = """
 c.LTI13Authenticator.issuer = {issuer!r}
 c.LTI13Authenticator.client_id = [{client_id!r}]
 c.LTI13Authenticator.authorize_url = {authorize_url!r}
 c.LTI13Authenticator.jwks_endpoint = {jwks_endpoint!r}
+"""
+STORED_PLATFORMS = """
+c.LTI13Authenticator.dynamic_registration = True
+c.LTI13Authenticator.registration_store_url = {store_url!r}
 """
 
 IMPLEMENTATIONS = {
@@ -230,11 +242,15 @@ class Stack:
     workdir: Path
     log_level: str = "INFO"
     auth_state: bool = False
+    #: Registrations in the store (0: the platform is configured, nothing is stored).
+    registrations: int = 0
     hub_port: int = field(default_factory=free_port)
     emulator_port: int = field(default_factory=free_port)
     hub: Optional[subprocess.Popen] = None
     emulator: Optional[subprocess.Popen] = None
     platform: Dict[str, str] = field(default_factory=dict)
+    #: Seconds from starting the hub process to its API answering.
+    start_seconds: float = float("nan")
 
     @property
     def hub_url(self) -> str:
@@ -284,6 +300,18 @@ class Stack:
             )
         self.platform = json.loads(line[0])
 
+    def _platform_config(self) -> str:
+        if not self.registrations:
+            return CONFIGURED_PLATFORM.format(
+                issuer=self.platform["issuer"],
+                client_id=CLIENT_ID,
+                authorize_url=self.platform["authorize_url"],
+                jwks_endpoint=self.platform["jwks_endpoint"],
+            )
+        store_url = f"sqlite:///{self.workdir / 'registrations.sqlite'}"
+        seed_store(store_url, self.platform, self.registrations)
+        return STORED_PLATFORMS.format(store_url=store_url)
+
     def _start_hub(self, timeout: float) -> None:
         config = self.workdir / "jupyterhub_config.py"
         config.write_text(
@@ -292,12 +320,10 @@ class Stack:
                 log_level=self.log_level,
                 authenticator_class=IMPLEMENTATIONS[self.impl],
                 auth_state=self.auth_state,
-                issuer=self.platform["issuer"],
-                client_id=CLIENT_ID,
-                authorize_url=self.platform["authorize_url"],
-                jwks_endpoint=self.platform["jwks_endpoint"],
             )
+            + self._platform_config()
         )
+        started = time.monotonic()
         env = self._env(ours=self.impl == "ours")
         env["JUPYTERHUB_CRYPT_KEY"] = secrets.token_hex(32)
         self.hub = spawn(
@@ -313,6 +339,7 @@ class Stack:
                 raise RuntimeError(f"JupyterHub exited at start-up:\n{self.hub_log()[-4000:]}")
             try:
                 if http_get(self.hub_url + "/hub/api/", timeout=2)[0] == 200:
+                    self.start_seconds = time.monotonic() - started
                     return
             except OSError:
                 pass
@@ -342,6 +369,41 @@ class Stack:
     def stop(self) -> None:
         stop(self.hub)
         stop(self.emulator)
+
+
+def seed_store(store_url: str, platform: Dict[str, str], count: int) -> None:
+    """The emulated platform's registration plus ``count - 1`` others, all active."""
+    from ltiauthenticator.lti13._registration_store import RegistrationStore
+
+    store = RegistrationStore(store_url)
+    store.open()
+    rows = [
+        {
+            "issuer": platform["issuer"],
+            "client_id": CLIENT_ID,
+            "name_hint": "emulator",
+            "authorize_url": platform["authorize_url"],
+            "jwks_endpoint": platform["jwks_endpoint"],
+            "status": "active",
+        }
+    ]
+    rows += [
+        {
+            "issuer": f"https://lms{i}.example.edu",
+            "client_id": f"client-{i}",
+            "name_hint": f"lms{i}",
+            "authorize_url": f"https://lms{i}.example.edu/mod/lti/auth.php",
+            "jwks_endpoint": f"https://lms{i}.example.edu/mod/lti/certs.php",
+            "token_url": f"https://lms{i}.example.edu/mod/lti/token.php",
+            "username_prefix": f"lms{i}-",
+            "deployment_ids": [str(i)],
+            "openid_configuration_url": f"https://lms{i}.example.edu/mod/lti/openid-configuration.php",
+            "status": "active",
+        }
+        for i in range(1, count)
+    ]
+    store.add_many(rows)
+    store.close()
 
 
 # -- the unrelated-endpoint poller (a process of its own) ---------------------------------
@@ -550,7 +612,9 @@ def summarize_poll(poll: Dict[str, Any]) -> Dict[str, Any]:
 
 def log_findings(log: str) -> Dict[str, Any]:
     lines = log.splitlines()
+    loaded = re.search(r"stored registration\(s\) loaded in ([0-9.]+) s", log)
     return {
+        "registrations_load_s": float(loaded.group(1)) if loaded else None,
         "error_lines": sum(1 for line in lines if line.startswith("[E ")),
         "warning_lines": sum(1 for line in lines if line.startswith("[W ")),
         "tracebacks": log.count("Traceback (most recent call last)"),
@@ -630,6 +694,7 @@ def run_once(args: argparse.Namespace, impl: str, python: str, latency: float) -
         workdir,
         log_level=args.hub_log_level,
         auth_state=args.auth_state,
+        registrations=args.registrations if impl == "ours" else 0,
     )
     poller: Optional[Poller] = None
     try:
@@ -677,6 +742,8 @@ def run_once(args: argparse.Namespace, impl: str, python: str, latency: float) -
             "jwks_latency": latency,
             "students": args.students,
             "concurrency": args.concurrency,
+            "registrations": stack.registrations,
+            "hub_start_s": stack.start_seconds,
             "wall_s": wall,
             "launches_per_s": len(ok) / wall if wall else 0.0,
             "launch_p50": percentile(latencies, 50),
@@ -770,6 +837,13 @@ def run_line(r: Dict[str, Any]) -> str:
         f"hub CPU {r['hub_cpu_s']:.2f}s  other procs CPU {r['foreign_cpu_s']:.1f}s/"
         f"{r['wall_s']:.1f}s wall  failures {r['failures']}"
         + (f" {r['failure_codes']}" if r["failures"] else "")
+        + f"  hub start {r['hub_start_s']:.2f}s"
+        + (
+            f"  stored registrations {r['registrations']} "
+            f"(loaded in {r['hub_log']['registrations_load_s']} s)"
+            if r["registrations"]
+            else ""
+        )
     )
 
 
@@ -860,6 +934,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         "--ours-ref",
         default="HEAD",
         help="git ref of our package to benchmark (snapshot), or WORKTREE",
+    )
+    p.add_argument(
+        "--registrations",
+        type=int,
+        default=0,
+        help="keep the platform in the registration store with N-1 other registrations "
+        "(ours only; 0: the platform is configured)",
     )
     p.add_argument("--keep-workdirs", action="store_true")
     p.add_argument("--py-spy", help="path to py-spy: sample the hub during each storm")
