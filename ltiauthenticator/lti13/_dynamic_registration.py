@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
@@ -46,9 +46,24 @@ OIDC_CLAIMS = frozenset(
 )
 
 
+def _split(url: str) -> Optional[SplitResult]:
+    """``url`` split, or None when it cannot be (``http://[::1`` raises in urlsplit)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        return None
+    return parts
+
+
+def host_of(url: str) -> str:
+    parts = _split(url)
+    return (parts.hostname or "") if parts else ""
+
+
 def _is_acceptable_url(url: str) -> bool:
-    parts = urlsplit(url)
-    if not parts.netloc or parts.username or parts.password:
+    parts = _split(url)
+    if parts is None or not parts.netloc or parts.username or parts.password:
         return False
     if parts.scheme == "https":
         return True
@@ -56,8 +71,8 @@ def _is_acceptable_url(url: str) -> bool:
 
 
 def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    parts = _split(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts else ""
 
 
 def check_configuration_url(url: str) -> str:
@@ -136,8 +151,8 @@ def read_platform_configuration(config: Any, configuration_url: str) -> Platform
             "The platform's OpenID configuration has no usable issuer (an https URL).",
             reason="bad_issuer",
         )
-    configuration_host = urlsplit(configuration_url).hostname
-    if urlsplit(issuer).hostname != configuration_host:
+    configuration_host = host_of(configuration_url)
+    if host_of(issuer) != configuration_host:
         raise DynamicRegistrationError(
             "The platform's issuer is not on the host its OpenID configuration came from "
             f"({configuration_host}), so the hub cannot trust it.",
@@ -145,7 +160,7 @@ def read_platform_configuration(config: Any, configuration_url: str) -> Platform
             hint="Register the hub by hand with this LMS instead.",
         )
     registration_endpoint = _required_url(config, "registration_endpoint")
-    if urlsplit(registration_endpoint).hostname != configuration_host:
+    if host_of(registration_endpoint) != configuration_host:
         raise DynamicRegistrationError(
             "The platform's registration endpoint is on another host than its OpenID "
             "configuration.",
@@ -225,7 +240,7 @@ def registration_request(tool: ToolDescription, platform: PlatformConfiguration)
         "token_endpoint_auth_method": "private_key_jwt",
         "scope": " ".join(tool.scopes),
         TOOL_CONFIGURATION: {
-            "domain": urlsplit(tool.target_link_uri).netloc,
+            "domain": (_split(tool.target_link_uri) or urlsplit("")).netloc,
             "description": tool.description,
             "target_link_uri": tool.target_link_uri,
             "claims": list(tool.claims),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional
-from urllib.parse import urlsplit
 
 from jupyterhub.apihandlers.base import APIHandler
 from jupyterhub.handlers import BaseHandler
@@ -108,6 +107,12 @@ class LTI13RegistrationHandler(_LTI13Handler):
                 raise DynamicRegistrationError(
                     "The registration_token is too long.", reason="token_too_long"
                 )
+            if not all(" " < ch < "\x7f" for ch in token):
+                # it goes into an Authorization header: no spaces, controls or non-ASCII
+                raise DynamicRegistrationError(
+                    "The registration_token has characters no token can have.",
+                    reason="bad_token_characters",
+                )
             self._check_capacity()
             type(self)._in_flight += 1
             try:
@@ -133,8 +138,8 @@ class LTI13RegistrationHandler(_LTI13Handler):
             )
         url = dr.check_configuration_url(url)
         allowed = self.authenticator.dynamic_registration_allowed_hosts
-        host = urlsplit(url).hostname or ""
-        hub_host = urlsplit(self._public_origin()).hostname or ""
+        host = dr.host_of(url)
+        hub_host = dr.host_of(self._public_origin())
         if host in dr.LOOPBACK_HOSTS and hub_host not in dr.LOOPBACK_HOSTS:
             # Plain http to loopback is for a hub and an LMS on one development machine; a
             # public hub must not be made to probe its own machine's ports.
@@ -186,7 +191,7 @@ class LTI13RegistrationHandler(_LTI13Handler):
             raise RegistrationConflictError(
                 "The platform assigned a client id this hub already has a registration for."
             )
-        host = urlsplit(url).hostname or ""
+        host = dr.host_of(url)
         active = host in self.authenticator.dynamic_registration_auto_approve
         origins = sorted({configuration_origin, dr.origin_of(platform.issuer)})
         try:
@@ -331,6 +336,13 @@ async def _review(
 REVIEW_ACTIONS = ("approve", "enable", "disable", "delete")
 
 
+def registration_number(text: Optional[str]) -> int:
+    """The id in the URL (digits, by the route); one no database holds is no registration."""
+    if not text or len(text) > 15:
+        return 0  # ids start at 1: "no such registration"
+    return int(text)
+
+
 def registration_as_json(row: StoredRegistration) -> Dict[str, Any]:
     return {
         "id": row.id,
@@ -408,7 +420,7 @@ class LTI13RegistrationAdminHandler(_LTI13Handler):
             admin = self._require_admin()
             action = self.get_body_argument("action", "")
             prefix = self.get_body_argument("username_prefix", None)
-            await review(self, int(registration_id or 0), action, prefix)
+            await review(self, registration_number(registration_id), action, prefix)
         self.log.info(
             "LTI 1.3 registration %s: %s by hub admin %s", registration_id, action, admin.name
         )
@@ -453,7 +465,8 @@ class LTI13RegistrationsAPIHandler(APIHandler):
         self._require_scope()
         rows = await _current_rows(self)
         if registration_id is not None:
-            rows = [row for row in rows if row.id == int(registration_id)]
+            number = registration_number(registration_id)
+            rows = [row for row in rows if row.id == number]
             if not rows:
                 raise api_error(404, f"There is no registration {registration_id}.")
         self.write({"registrations": [registration_as_json(row) for row in rows]})
@@ -467,7 +480,7 @@ class LTI13RegistrationsAPIHandler(APIHandler):
         with self._as_api_errors():
             row = await review(
                 self,
-                int(registration_id),
+                registration_number(registration_id),
                 str(body.get("action", "")),
                 prefix if isinstance(prefix, str) else None,
             )

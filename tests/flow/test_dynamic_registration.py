@@ -213,12 +213,23 @@ def test_a_second_registration_of_the_same_lms_is_refused(dr_hub, lms):
         "ftp://127.0.0.1/x",
         "https://user:pw@lms.example.edu/openid-configuration",
         "not a url",
+        "http://[::1",
+        "https://lms.example.edu:port/x",
+        "https://" + "a" * 3000 + ".example.edu/",
     ],
 )
 def test_configuration_urls_the_hub_will_not_fetch(dr_hub, url):
     response = requests.get(dr_hub.url + REGISTER, params={"openid_configuration": url}, timeout=15)
     assert response.status_code == 400
-    assert "must be an https URL" in response.text
+    assert "must be an https URL" in response.text or "too long" in response.text
+
+
+@pytest.mark.parametrize("token", ["a\r\nX-Injected: 1", "tök", "two words"])
+def test_tokens_that_cannot_be_a_header_are_refused(dr_hub, lms, token):
+    response = register(dr_hub, lms, token=token)
+    assert response.status_code == 400
+    assert "characters no token can have" in response.text
+    assert lms.platform.configuration_requests == []
 
 
 def test_a_registration_url_opened_without_the_lms(dr_hub):
@@ -343,9 +354,10 @@ def test_unknown_actions_and_registrations(dr_hub, lms):
     promote = admin_action(dr_hub, registration_id, "promote")
     assert promote.status_code == 400
     assert "use approve, enable, disable or delete" in promote.json()["message"]
-    gone = admin_action(dr_hub, registration_id + 1000, "approve")
-    assert gone.status_code == 400
-    assert "There is no registration" in gone.json()["message"]
+    for missing in (registration_id + 1000, 10**30):
+        gone = admin_action(dr_hub, missing, "approve")
+        assert gone.status_code == 400
+        assert "There is no registration" in gone.json()["message"]
 
 
 # -- the store behind it ------------------------------------------------------------------------
