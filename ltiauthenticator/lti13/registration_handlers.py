@@ -6,8 +6,9 @@ platform (see :mod:`._dynamic_registration`), keeps the result in the registrati
 and answers with a page that sends the LTI-DR close message to the LMS.
 
 The URL is public, so what it stores is only **pending**: ``/hub/lti13/registrations``
-lets a hub admin approve (choosing the username namespace), disable, enable or delete
-registrations. Launches read the approved ones from memory.
+(a page, for a logged-in hub admin) and ``/hub/lti13/api/registrations`` (the same for
+scripts with an API token) let a hub admin approve (choosing the username namespace),
+disable, enable or delete registrations. Launches read the approved ones from memory.
 """
 
 from __future__ import annotations

@@ -432,3 +432,22 @@ def test_a_broken_store_is_a_clear_503(dr_hub, lms):
     )
     # nothing changed the store's generation: the page lists the copy in memory
     assert listing.status_code == 200
+
+
+def test_changes_made_by_another_process_are_picked_up(dr_hub, dr_config, lms, client, user):
+    """A second hub process (or a script) approving a registration in the shared store."""
+    from ltiauthenticator.lti13._registration_store import RegistrationStore
+
+    register(dr_hub, lms)
+    registration_id = only_registration(dr_hub)["id"]
+    other_process = RegistrationStore(dr_config["LTI13Authenticator"]["registration_store_url"])
+    other_process.open()
+    try:
+        other_process.update(registration_id, status="active", username_prefix="elsewhere-")
+    finally:
+        other_process.close()
+    assert dr_hub.call(lambda: dr_hub.authenticator.registry.by_id("127.0.0.1")) is None
+    assert only_registration(dr_hub)["status"] == "active"  # listing checks the store
+    _, url = lms.start_launch(user=user)
+    assert client.launch(url).callback.status_code == 302
+    assert dr_hub.user(f"elsewhere-{user}@example.edu") is not None

@@ -6,6 +6,7 @@ import pytest
 
 from tests.conftest import render_config
 from tests.support.hub import Hub, free_port
+from tests.support.waiting import wait_until
 
 from .test_dynamic_registration import admin_action, new_lms, only_registration, register
 
@@ -49,3 +50,33 @@ def test_an_approved_registration_survives_a_restart(restartable, client, user):
         assert result.callback.status_code == 302, result.callback.text[-500:]
     finally:
         lms.stop()
+
+
+def test_a_hub_notices_another_processs_approval_on_its_own(
+    base_auth_config, tmp_path, client, user
+):
+    """The periodic check (``registration_refresh_interval``): no page visit needed."""
+    from ltiauthenticator.lti13._registration_store import RegistrationStore
+
+    store_url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    config = {cls: dict(traits) for cls, traits in base_auth_config.items()}
+    config["LTI13Authenticator"].update(
+        dynamic_registration=True,
+        registration_store_url=store_url,
+        registration_refresh_interval=0.2,
+    )
+    hub = Hub(free_port(), tmp_path, render_config(config), "watching").start()
+    lms = new_lms(hub.url).start()
+    try:
+        assert register(hub, lms).status_code == 200
+        other_process = RegistrationStore(store_url)
+        other_process.open()
+        (row,) = other_process.all()
+        other_process.update(row.id, status="active", username_prefix="watched-")
+        other_process.close()
+        wait_until(lambda: "stored registrations changed; reloaded" in hub.log_text())
+        _, url = lms.start_launch(user=user)
+        assert client.launch(url).callback.status_code == 302
+    finally:
+        lms.stop()
+        hub.stop()
