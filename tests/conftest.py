@@ -10,14 +10,16 @@ per configuration, started once.
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
+import sys
 from typing import Any, Callable, Dict, Iterator, List, Union
 
 import pytest
 
 from .support.client import LaunchClient
 from .support.emulator import EmulatorServer
-from .support.hub import Hub, HubPool, free_port
+from .support.hub import GRADER_HUB_CONFIG, Hub, HubPool, free_port
 from .support.inprocess import InProcessHub, needs_own_process
 
 CLIENT_ID = "jupyterhub-tool"
@@ -64,6 +66,28 @@ def base_auth_config(_session_platform: EmulatorServer) -> Dict[str, Dict[str, A
     }
 
 
+#: What the in-process hub reads at start-up only, given at its start so that no test
+#: needs a hub process for it:
+#: - the grades API's routes (registered when enable_grades is on at start-up; it is
+#:   turned off again right after) and its custom scope;
+#: - for the tests that start a user's server: this virtualenv's single-user server (as
+#:   root too), a full clone by nbgitpuller (the tests' git server speaks git's dumb HTTP
+#:   protocol, which cannot make shallow clones), and the start request answered at once
+#:   (202): those tests wait for the server to be ready.
+IN_PROCESS_START_UP = merged(
+    GRADER_HUB_CONFIG,
+    {
+        "LTI13Authenticator": {"enable_grades": True},
+        "Spawner": {
+            "cmd": [sys.executable, "-m", "jupyterhub.singleuser"],
+            "args": ["--allow-root"] if os.geteuid() == 0 else [],
+            "environment": {"NBGITPULLER_DEPTH": "0"},
+        },
+        "JupyterHub": {"tornado_settings": {"slow_spawn_timeout": 0}},
+    },
+)
+
+
 @pytest.fixture(scope="session")
 def session_hub(
     tmp_path_factory: pytest.TempPathFactory,
@@ -73,13 +97,13 @@ def session_hub(
     """The in-process hub, started once, with the base configuration.
 
     Other engineers' test runs share this machine's ports: a start that lost a port to
-    one of them is retried on fresh ports.
+    one of them is retried on fresh ports. Grades are off for tests, as by default; a test
+    turns them on with ``hub_with(LTI13Authenticator={"enable_grades": True, ...})``.
     """
+    config = render_config(merged(base_auth_config, IN_PROCESS_START_UP))
     failures = []
     for _ in range(3):
-        hub = InProcessHub(
-            free_port(), tmp_path_factory.mktemp("hub"), render_config(base_auth_config)
-        )
+        hub = InProcessHub(free_port(), tmp_path_factory.mktemp("hub"), config)
         try:
             hub.start()
             break
@@ -87,6 +111,7 @@ def session_hub(
             failures.append(e)
     else:
         raise RuntimeError(f"the in-process hub did not start: {failures}")
+    hub.call(lambda: setattr(hub.authenticator, "enable_grades", False))
     with _session_platform.launching_into(hub.url):
         yield hub
         hub.stop()

@@ -16,7 +16,16 @@ import requests
 from ltiauthenticator._localhub import MISSING_PROXY, REPO, free_port, loopback_hub_config
 from ltiauthenticator._localhub import find_proxy as _find_proxy
 
-__all__ = ["REPO", "Hub", "HubAPI", "HubPool", "find_proxy", "free_port"]
+__all__ = [
+    "GRADER_HUB_CONFIG",
+    "GRADES_SCOPE",
+    "REPO",
+    "Hub",
+    "HubAPI",
+    "HubPool",
+    "find_proxy",
+    "free_port",
+]
 
 
 def find_proxy() -> str:
@@ -39,6 +48,32 @@ c.JupyterHub.load_roles = [{{
     "services": ["tests"],
 }}]
 """
+
+GRADES_SCOPE = "custom:lti13:grades"
+
+#: What the grades and roster API needs from JupyterHub itself, read at start-up: the
+#: custom scope, held by the tests service (the grading service). The role is
+#: BASE_CONFIG's plus that scope, since ``load_roles`` is replaced as a whole.
+GRADER_HUB_CONFIG: Dict[str, Dict[str, Any]] = {
+    "JupyterHub": {
+        "custom_scopes": {GRADES_SCOPE: {"description": "Post grades to the LMS"}},
+        "load_roles": [
+            {
+                "name": "tests-admin",
+                "scopes": [
+                    "admin:users",
+                    "admin:auth_state",
+                    "admin:groups",
+                    "admin:servers",
+                    "read:metrics",
+                    "read:roles",
+                    GRADES_SCOPE,
+                ],
+                "services": ["tests"],
+            }
+        ],
+    }
+}
 
 
 class HubAPI:
@@ -84,6 +119,7 @@ class Hub(HubAPI):
         self.config = config
         self.log_path = workdir / f"{name}.log"
         self.process: Optional[subprocess.Popen] = None
+        self._terminated = False
         self._log_offset = 0
 
     def config_text(self) -> str:
@@ -102,6 +138,7 @@ class Hub(HubAPI):
         config_path.write_text(self.config_text())
         env = self.environment()
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self._terminated = False
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(config_path)],
             cwd=self.workdir,
@@ -123,9 +160,15 @@ class Hub(HubAPI):
         self.stop()
         raise RuntimeError(f"JupyterHub did not start in {timeout}s:\n{self.log_text()[-4000:]}")
 
+    def terminate(self) -> None:
+        """Ask the hub (and its proxy) to stop, without waiting: see :meth:`stop`."""
+        if self.process and self.process.poll() is None and not self._terminated:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self._terminated = True
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.terminate()
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
@@ -174,6 +217,9 @@ class HubPool:
         return self.hubs[config]
 
     def stop(self) -> None:
+        # each hub takes a moment to stop its proxy: they all stop at once
+        for hub in self.hubs.values():
+            hub.terminate()
         for hub in self.hubs.values():
             hub.stop()
         self.hubs.clear()
