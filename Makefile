@@ -60,4 +60,4 @@ benchmark: install
 	$(BIN)/python benchmarks/launch_storm.py
 
 clean:
-	rm -rf $(VENV) $(JH4_VENV) node_modules .demo test-artifacts docs/build
+	rm -rf $(VENV) $(JH4_VENV) node_modules .demo .test-cache test-artifacts docs/build
