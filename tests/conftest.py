@@ -26,6 +26,40 @@ CLIENT_ID = "jupyterhub-tool"
 
 AnyHub = Union[Hub, InProcessHub]
 
+#: Under pytest-xdist (``make test`` runs ``-n 2 --dist loadfile``) each test file is a
+#: unit of work for one worker, so a module's fixtures start once. These units come
+#: first, in this order: the slowest, and the files that share processes started once
+#: per session (the https hubs of tests/browser, the demo), which one worker runs
+#: together. The unit a test file belongs to is that of the first prefix it starts with.
+XDIST_FIRST_UNITS = (
+    ("tests/docs/test_install_page.py", "install page"),
+    ("tests/browser/", "browser"),
+    ("tests/demo/test_demo_browser.py", "demo"),
+    ("tests/demo/test_demo_deep_linking.py", "demo"),
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``, with the units of ``XDIST_FIRST_UNITS`` (other modes: xdist's)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FirstUnitsFirst(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return next(
+                (unit for prefix, unit in XDIST_FIRST_UNITS if path.startswith(prefix)), path
+            )
+
+        def _assign_work_unit(self, node: Any) -> None:
+            for _, unit in reversed(XDIST_FIRST_UNITS):
+                if unit in self.workqueue:
+                    self.workqueue.move_to_end(unit, last=False)
+            super()._assign_work_unit(node)
+
+    return FirstUnitsFirst(config, log)
+
 
 def render_config(config: Dict[str, Dict[str, Any]]) -> str:
     """``{"LTI13Authenticator": {"issuer": ...}}`` → ``c.LTI13Authenticator.issuer = ...``."""

@@ -196,18 +196,24 @@ def https_hub(tls_hub_pool: HubPool, lms: TLSEmulator) -> Iterator[Any]:
     tool = lms.platform.tool
     used: List[Hub] = []
 
-    def start(allow_iframe: bool = False) -> TLSHub:
-        config = {
-            "LTI13Authenticator": {
-                "issuer": lms.url,
-                "client_id": [CLIENT_ID],
-                "authorize_url": lms.url + "/authorize",
-                "jwks_endpoint": lms.jwks_url,
-                "allow_iframe": allow_iframe,
-                "frame_origins": [lms.url],
+    def config(allow_iframe: bool) -> str:
+        return render_config(
+            {
+                "LTI13Authenticator": {
+                    "issuer": lms.url,
+                    "client_id": [CLIENT_ID],
+                    "authorize_url": lms.url + "/authorize",
+                    "jwks_endpoint": lms.jwks_url,
+                    "allow_iframe": allow_iframe,
+                    "frame_origins": [lms.url],
+                }
             }
-        }
-        hub = tls_hub_pool.get(render_config(config))
+        )
+
+    def start(allow_iframe: bool = False) -> TLSHub:
+        # the browser tests use both settings: both hubs start side by side, once
+        hubs = tls_hub_pool.get_all([config(False), config(True)])
+        hub = hubs[1] if allow_iframe else hubs[0]
         lms.platform.tool = browser_tool(hub.public_url)
         hub.begin_test()
         used.append(hub)

@@ -19,8 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from .conftest import SPAWN_TIMEOUT, DemoProcess, screenshot
 
-# one demo for this module and test_demo_deep_linking.py: one worker runs them all
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demo")]
+pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from .conftest import SPAWN_TIMEOUT, DemoProcess, screenshot
 
-# the demo (conftest.py) is the one test_demo_browser.py drives: one worker runs both
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demo")]
+pytestmark = pytest.mark.browser
 
 
 def test_instructor_picks_a_folder_and_a_student_launches_it(

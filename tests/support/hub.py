@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import requests
 
@@ -134,6 +134,11 @@ class Hub(HubAPI):
         return dict(os.environ, JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
 
     def start(self, timeout: float = 60) -> Hub:
+        self.launch()
+        return self.wait_until_up(timeout)
+
+    def launch(self) -> None:
+        """Start the hub process; :meth:`wait_until_up` waits for it to answer."""
         config_path = self.workdir / f"{self.name}_config.py"
         config_path.write_text(self.config_text())
         env = self.environment()
@@ -147,6 +152,9 @@ class Hub(HubAPI):
             env=env,
             start_new_session=True,
         )
+
+    def wait_until_up(self, timeout: float = 60) -> Hub:
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -209,12 +217,28 @@ class HubPool:
         self.hubs: Dict[str, Hub] = {}
 
     def get(self, config: str) -> Hub:
-        if config not in self.hubs:
-            name = f"hub{len(self.hubs)}"
-            workdir = self.workdir / name
-            workdir.mkdir()
-            self.hubs[config] = self.make_hub(free_port(), workdir, config, name).start()
-        return self.hubs[config]
+        return self.get_all([config])[0]
+
+    def get_all(self, configs: List[str]) -> List[Hub]:
+        """The hubs for ``configs``; those not running yet start side by side."""
+        starting = []
+        for config in configs:
+            if config not in self.hubs:
+                name = f"hub{len(self.hubs)}"
+                workdir = self.workdir / name
+                workdir.mkdir()
+                self.hubs[config] = hub = self.make_hub(free_port(), workdir, config, name)
+                hub.launch()
+                starting.append(hub)
+        try:
+            for hub in starting:
+                hub.wait_until_up()
+        except BaseException:
+            for hub in starting:  # none of them is kept: the next get starts it again
+                hub.stop()
+                self.hubs = {c: h for c, h in self.hubs.items() if h is not hub}
+            raise
+        return [self.hubs[config] for config in configs]
 
     def stop(self) -> None:
         # each hub takes a moment to stop its proxy: they all stop at once
