@@ -38,8 +38,11 @@ lint: install
 
 # Branch coverage of ltiauthenticator/ (in-process and subprocess hubs alike), with the
 # lines not covered; under 90% fails (see [tool.coverage] in pyproject.toml).
+# Two pytest-xdist workers, a test file at a time each (see XDIST_FIRST_UNITS in
+# tests/conftest.py); a plain `pytest` runs everything in one process.
+PYTEST_WORKERS := -n 2 --dist loadfile
 test: install browser-deps lint
-	$(BIN)/python -m pytest --durations=10 \
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) --durations=10 \
 	  --cov=ltiauthenticator --cov-branch --cov-report=term-missing:skip-covered
 
 # The oldest JupyterHub we support, in a virtualenv of its own: unit and real-HTTP tests.
@@ -48,7 +51,8 @@ test-jupyterhub4: node_modules/.installed
 	$(PYTHON) -m venv $(JH4_VENV)
 	$(JH4_VENV)/bin/pip install --quiet --upgrade pip
 	$(JH4_VENV)/bin/pip install --quiet "jupyterhub==4.1.6" -e ".[test]"
-	$(JH4_VENV)/bin/python -m pytest tests/unit tests/flow tests/lti11 -p no:cacheprovider
+	$(JH4_VENV)/bin/python -m pytest $(PYTEST_WORKERS) tests/unit tests/flow tests/lti11 \
+	  -p no:cacheprovider
 
 # Other ports: make demo HUB_PORT=8001 LMS_PORT=8766
 HUB_PORT ?= 8000

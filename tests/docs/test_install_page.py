@@ -227,11 +227,12 @@ def follow_the_page(page: str, venv: Path, proxy: str, tmp_path: Path) -> None:
     env["PATH"] = os.pathsep.join([str(venv / "bin"), str(Path(proxy).parent), env["PATH"]])
     env.pop("VIRTUAL_ENV", None)
     env.pop("PYTHONPATH", None)
+    # where the package would be imported from (finding it does not import it)
     where = subprocess.run(
         [
             str(venv / "bin" / "python"),
             "-c",
-            "import ltiauthenticator; print(ltiauthenticator.__file__)",
+            "import importlib.util; print(importlib.util.find_spec('ltiauthenticator').origin)",
         ],
         capture_output=True,
         text=True,
