@@ -31,6 +31,8 @@ AnyHub = Union[Hub, InProcessHub]
 #: first, in this order: the slowest, and the files that share processes started once
 #: per session (the https hubs of tests/browser, the demo), which one worker runs
 #: together. The unit a test file belongs to is that of the first prefix it starts with.
+#: The other files follow in collection order, which leaves tests/unit, the quickest,
+#: for the end.
 XDIST_FIRST_UNITS = (
     ("tests/docs/test_install_page.py", "install page"),
     ("tests/browser/", "browser"),
@@ -44,6 +46,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
+
+    # xdist's default order, most tests first, would leave single slow tests for the end
+    config.option.loadscopereorder = False
 
     class FirstUnitsFirst(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
