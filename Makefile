@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test test-jupyterhub4 demo install lint browser-deps benchmark clean
+.PHONY: test test-jupyterhub4 jupyterhub4-venv demo install lint browser-deps benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,11 +46,18 @@ test: install browser-deps lint
 	  --cov=ltiauthenticator --cov-branch --cov-report=term-missing:skip-covered
 
 # The oldest JupyterHub we support, in a virtualenv of its own: unit and real-HTTP tests.
+# The virtualenv is made again when pyproject.toml changes (.ci/run makes it while
+# `make test` runs: `make jupyterhub4-venv`).
 JH4_VENV := .venv-jupyterhub4
-test-jupyterhub4: node_modules/.installed
+$(JH4_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(JH4_VENV)
 	$(JH4_VENV)/bin/pip install --quiet --upgrade pip
 	$(JH4_VENV)/bin/pip install --quiet "jupyterhub==4.1.6" -e ".[test]"
+	touch $@
+
+jupyterhub4-venv: $(JH4_VENV)/.installed
+
+test-jupyterhub4: $(JH4_VENV)/.installed node_modules/.installed
 	$(JH4_VENV)/bin/python -m pytest $(PYTEST_WORKERS) tests/unit tests/flow tests/lti11 \
 	  -p no:cacheprovider
 
