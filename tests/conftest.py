@@ -29,7 +29,7 @@ AnyHub = Union[Hub, InProcessHub]
 #: Under pytest-xdist (``make test`` runs ``-n 2 --dist loadfile``) each test file is a
 #: unit of work for one worker, so a module's fixtures start once. These units come
 #: first, in this order: the slowest, and the files that share processes started once
-#: per session (the https hubs of tests/browser, the demo), which one worker runs
+#: (the https hubs of tests/browser, the demo: package fixtures), which one worker runs
 #: together. The unit a test file belongs to is that of the first prefix it starts with.
 #: The other files follow in collection order, which leaves tests/unit, the quickest,
 #: for the end.

@@ -44,7 +44,7 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
 # -- TLS -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     """A self-signed certificate for lms.test, hub.test, localhost and 127.0.0.1."""
     from cryptography import x509
@@ -137,7 +137,7 @@ class TLSEmulator(EmulatorServer):
             server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lms(tls: Dict[str, str]) -> Iterator[TLSEmulator]:
     # the hub it launches into is set by each test's https_hub (one hub per config)
     server = TLSEmulator(free_port(), "https://hub.test:1", tls)
@@ -172,7 +172,7 @@ class TLSHub(Hub):
         return dict(super().environment(), SSL_CERT_FILE=self.tls["cert"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tls_hub_pool(
     tmp_path_factory: pytest.TempPathFactory, tls: Dict[str, str]
 ) -> Iterator[HubPool]:

@@ -91,10 +91,11 @@ class DemoProcess:
         return self.process.returncode
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoProcess]:
-    """One demo for every test that drives it: its start and each user's JupyterLab
-    spawn are paid once. It is stopped with Ctrl-C at the end, and must stop cleanly."""
+    """One demo for the tests here that drive it: its start and each user's JupyterLab
+    spawn are paid once. It is stopped with Ctrl-C once they are done (package scope),
+    and must stop cleanly."""
     state_dir = tmp_path_factory.mktemp("demo-state")
     process = DemoProcess(state_dir)
     try:
@@ -107,7 +108,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoProcess]:
     assert "Cleaning up single-user servers" in hub_log
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def course_url(demo: DemoProcess) -> str:
     url = demo.wait_for_url()
     urls = re.findall(r"https?://\S+", demo.output)
