@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test test-jupyterhub4 demo install lint browser-deps postgres-deps benchmark clean
+.PHONY: test test-jupyterhub4 jupyterhub4-venv demo install lint browser-deps postgres-deps benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,17 +46,28 @@ lint: install
 
 # Branch coverage of ltiauthenticator/ (in-process and subprocess hubs alike), with the
 # lines not covered; under 90% fails (see [tool.coverage] in pyproject.toml).
+# Two pytest-xdist workers, a test file at a time each (see XDIST_FIRST_UNITS in
+# tests/conftest.py); a plain `pytest` runs everything in one process.
+PYTEST_WORKERS := -n 2 --dist loadfile
 test: install browser-deps postgres-deps lint
-	$(BIN)/python -m pytest --durations=10 \
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) --durations=10 \
 	  --cov=ltiauthenticator --cov-branch --cov-report=term-missing:skip-covered
 
 # The oldest JupyterHub we support, in a virtualenv of its own: unit and real-HTTP tests.
+# The virtualenv is made again when pyproject.toml changes (.ci/run makes it while
+# `make test` runs: `make jupyterhub4-venv`).
 JH4_VENV := .venv-jupyterhub4
-test-jupyterhub4: node_modules/.installed
+$(JH4_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(JH4_VENV)
 	$(JH4_VENV)/bin/pip install --quiet --upgrade pip
 	$(JH4_VENV)/bin/pip install --quiet "jupyterhub==4.1.6" -e ".[test]"
-	$(JH4_VENV)/bin/python -m pytest tests/unit tests/flow tests/lti11 -p no:cacheprovider
+	touch $@
+
+jupyterhub4-venv: $(JH4_VENV)/.installed
+
+test-jupyterhub4: $(JH4_VENV)/.installed node_modules/.installed
+	$(JH4_VENV)/bin/python -m pytest $(PYTEST_WORKERS) tests/unit tests/flow tests/lti11 \
+	  -p no:cacheprovider
 
 # Other ports: make demo HUB_PORT=8001 LMS_PORT=8766
 HUB_PORT ?= 8000
@@ -68,4 +79,4 @@ benchmark: install
 	$(BIN)/python benchmarks/launch_storm.py
 
 clean:
-	rm -rf $(VENV) $(JH4_VENV) node_modules .demo test-artifacts docs/build
+	rm -rf $(VENV) $(JH4_VENV) node_modules .demo .test-cache test-artifacts docs/build

@@ -10,20 +10,61 @@ per configuration, started once.
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
+import sys
 from typing import Any, Callable, Dict, Iterator, List, Union
 
 import pytest
 
 from .support.client import LaunchClient
 from .support.emulator import EmulatorServer
-from .support.hub import Hub, HubPool, free_port
+from .support.hub import GRADER_HUB_CONFIG, Hub, HubPool, free_port
 from .support.inprocess import InProcessHub, needs_own_process
 from .support.postgres import fresh_postgres_url, postgres_server, postgres_url  # noqa: F401
 
 CLIENT_ID = "jupyterhub-tool"
 
 AnyHub = Union[Hub, InProcessHub]
+
+#: Under pytest-xdist (``make test`` runs ``-n 2 --dist loadfile``) each test file is a
+#: unit of work for one worker, so a module's fixtures start once. These units come
+#: first, in this order: the slowest, and the files that share processes started once
+#: (the https hubs of tests/browser, the demo: package fixtures), which one worker runs
+#: together. The unit a test file belongs to is that of the first prefix it starts with.
+#: The other files follow in collection order, which leaves tests/unit, the quickest,
+#: for the end.
+XDIST_FIRST_UNITS = (
+    ("tests/docs/test_install_page.py", "install page"),
+    ("tests/browser/", "browser"),
+    ("tests/demo/test_demo_browser.py", "demo"),
+    ("tests/demo/test_demo_deep_linking.py", "demo"),
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``, with the units of ``XDIST_FIRST_UNITS`` (other modes: xdist's)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    # xdist's default order, most tests first, would leave single slow tests for the end
+    config.option.loadscopereorder = False
+
+    class FirstUnitsFirst(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return next(
+                (unit for prefix, unit in XDIST_FIRST_UNITS if path.startswith(prefix)), path
+            )
+
+        def _assign_work_unit(self, node: Any) -> None:
+            for _, unit in reversed(XDIST_FIRST_UNITS):
+                if unit in self.workqueue:
+                    self.workqueue.move_to_end(unit, last=False)
+            super()._assign_work_unit(node)
+
+    return FirstUnitsFirst(config, log)
 
 
 def render_config(config: Dict[str, Dict[str, Any]]) -> str:
@@ -65,6 +106,28 @@ def base_auth_config(_session_platform: EmulatorServer) -> Dict[str, Dict[str, A
     }
 
 
+#: What the in-process hub reads at start-up only, given at its start so that no test
+#: needs a hub process for it:
+#: - the grades API's routes (registered when enable_grades is on at start-up; it is
+#:   turned off again right after) and its custom scope;
+#: - for the tests that start a user's server: this virtualenv's single-user server (as
+#:   root too), a full clone by nbgitpuller (the tests' git server speaks git's dumb HTTP
+#:   protocol, which cannot make shallow clones), and the start request answered at once
+#:   (202): those tests wait for the server to be ready.
+IN_PROCESS_START_UP = merged(
+    GRADER_HUB_CONFIG,
+    {
+        "LTI13Authenticator": {"enable_grades": True},
+        "Spawner": {
+            "cmd": [sys.executable, "-m", "jupyterhub.singleuser"],
+            "args": ["--allow-root"] if os.geteuid() == 0 else [],
+            "environment": {"NBGITPULLER_DEPTH": "0"},
+        },
+        "JupyterHub": {"tornado_settings": {"slow_spawn_timeout": 0}},
+    },
+)
+
+
 @pytest.fixture(scope="session")
 def session_hub(
     tmp_path_factory: pytest.TempPathFactory,
@@ -74,13 +137,13 @@ def session_hub(
     """The in-process hub, started once, with the base configuration.
 
     Other engineers' test runs share this machine's ports: a start that lost a port to
-    one of them is retried on fresh ports.
+    one of them is retried on fresh ports. Grades are off for tests, as by default; a test
+    turns them on with ``hub_with(LTI13Authenticator={"enable_grades": True, ...})``.
     """
+    config = render_config(merged(base_auth_config, IN_PROCESS_START_UP))
     failures = []
     for _ in range(3):
-        hub = InProcessHub(
-            free_port(), tmp_path_factory.mktemp("hub"), render_config(base_auth_config)
-        )
+        hub = InProcessHub(free_port(), tmp_path_factory.mktemp("hub"), config)
         try:
             hub.start()
             break
@@ -88,6 +151,7 @@ def session_hub(
             failures.append(e)
     else:
         raise RuntimeError(f"the in-process hub did not start: {failures}")
+    hub.call(lambda: setattr(hub.authenticator, "enable_grades", False))
     with _session_platform.launching_into(hub.url):
         yield hub
         hub.stop()

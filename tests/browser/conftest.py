@@ -44,7 +44,7 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
 # -- TLS -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     """A self-signed certificate for lms.test, hub.test, localhost and 127.0.0.1."""
     from cryptography import x509
@@ -137,7 +137,7 @@ class TLSEmulator(EmulatorServer):
             server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lms(tls: Dict[str, str]) -> Iterator[TLSEmulator]:
     # the hub it launches into is set by each test's https_hub (one hub per config)
     server = TLSEmulator(free_port(), "https://hub.test:1", tls)
@@ -172,7 +172,7 @@ class TLSHub(Hub):
         return dict(super().environment(), SSL_CERT_FILE=self.tls["cert"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tls_hub_pool(
     tmp_path_factory: pytest.TempPathFactory, tls: Dict[str, str]
 ) -> Iterator[HubPool]:
@@ -196,18 +196,24 @@ def https_hub(tls_hub_pool: HubPool, lms: TLSEmulator) -> Iterator[Any]:
     tool = lms.platform.tool
     used: List[Hub] = []
 
-    def start(allow_iframe: bool = False) -> TLSHub:
-        config = {
-            "LTI13Authenticator": {
-                "issuer": lms.url,
-                "client_id": [CLIENT_ID],
-                "authorize_url": lms.url + "/authorize",
-                "jwks_endpoint": lms.jwks_url,
-                "allow_iframe": allow_iframe,
-                "frame_origins": [lms.url],
+    def config(allow_iframe: bool) -> str:
+        return render_config(
+            {
+                "LTI13Authenticator": {
+                    "issuer": lms.url,
+                    "client_id": [CLIENT_ID],
+                    "authorize_url": lms.url + "/authorize",
+                    "jwks_endpoint": lms.jwks_url,
+                    "allow_iframe": allow_iframe,
+                    "frame_origins": [lms.url],
+                }
             }
-        }
-        hub = tls_hub_pool.get(render_config(config))
+        )
+
+    def start(allow_iframe: bool = False) -> TLSHub:
+        # the browser tests use both settings: both hubs start side by side, once
+        hubs = tls_hub_pool.get_all([config(False), config(True)])
+        hub = hubs[1] if allow_iframe else hubs[0]
         lms.platform.tool = browser_tool(hub.public_url)
         hub.begin_test()
         used.append(hub)

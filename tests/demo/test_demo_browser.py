@@ -1,22 +1,15 @@
 """The demo, as a new user would try it: `python -m ltiauthenticator.demo` plus a real browser.
 
-Starts the demo command itself on free ports, waits for the course-page URL it prints,
-then drives headless Debian chromium through selenium: "Launch as student" (and as
+The demo command runs on free ports (``demo`` in conftest.py, shared with the deep linking
+test); the tests drive headless Debian chromium through selenium: "Launch as student" (and as
 instructor) in a new window must end in JupyterLab at ``/user/<email>/lab``.
 Screenshots go to ``test-artifacts/demo/``.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-import sys
-import threading
-import time
-from pathlib import Path
-from typing import Iterator, List
 
 import pytest
 from selenium import webdriver
@@ -24,115 +17,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from ltiauthenticator._localhub import free_port
-
-from ..support.chromium import new_chromium
-
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts" / "demo"
-SPAWN_TIMEOUT = 90
+from .conftest import SPAWN_TIMEOUT, DemoProcess, screenshot
 
 pytestmark = pytest.mark.browser
-
-
-class DemoProcess:
-    """The demo command, with its output collected by a reader thread."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.hub_port = free_port()
-        self.emulator_port = free_port()
-        self.lines: List[str] = []
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ltiauthenticator.demo",
-                "--hub-port",
-                str(self.hub_port),
-                "--emulator-port",
-                str(self.emulator_port),
-                "--state-dir",
-                str(state_dir),
-            ],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def wait_for_url(self, timeout: float = 90) -> str:
-        deadline = time.monotonic() + timeout
-        pattern = re.compile(rf"http://127\.0\.0\.1:{self.emulator_port}/\S*")
-        while time.monotonic() < deadline:
-            match = pattern.search(self.output)
-            if match:
-                return match.group(0)
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise AssertionError(f"the demo printed no course URL:\n{self.output[-4000:]}")
-
-    def stop(self) -> int:
-        """Ctrl-C, as a user would press it; returns the exit code."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-        self._reader.join(5)
-        return self.process.returncode
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoProcess]:
-    state_dir = tmp_path_factory.mktemp("demo-state")
-    process = DemoProcess(state_dir)
-    try:
-        yield process
-    finally:
-        code = process.stop()
-    assert code == 0, f"the demo did not stop cleanly on Ctrl-C:\n{process.output[-4000:]}"
-    assert "Demo stopped." in process.output
-    hub_log = (state_dir / "jupyterhub.log").read_text(errors="replace")
-    assert "Cleaning up single-user servers" in hub_log
-
-
-@pytest.fixture(scope="module")
-def course_url(demo: DemoProcess) -> str:
-    url = demo.wait_for_url()
-    urls = re.findall(r"https?://\S+", demo.output)
-    assert urls == [url], "the demo should print exactly one URL"
-    assert "Ctrl-C" in demo.output
-    return url
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    driver = new_chromium(tmp_path / "chromium-profile")
-    driver.set_page_load_timeout(SPAWN_TIMEOUT)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def screenshot(driver: webdriver.Chrome, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
 
 @pytest.mark.parametrize(

@@ -16,22 +16,15 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from .test_demo_browser import (  # noqa: F401 - fixtures used by name
-    SPAWN_TIMEOUT,
-    DemoProcess,
-    browser,
-    course_url,
-    demo,
-    screenshot,
-)
+from .conftest import SPAWN_TIMEOUT, DemoProcess, screenshot
 
 pytestmark = pytest.mark.browser
 
 
 def test_instructor_picks_a_folder_and_a_student_launches_it(
-    demo: DemoProcess,  # noqa: F811 - the imported fixtures, by name
-    course_url: str,  # noqa: F811
-    browser: webdriver.Chrome,  # noqa: F811
+    demo: DemoProcess,
+    course_url: str,
+    browser: webdriver.Chrome,
 ) -> None:
     browser.get(course_url)
     course_window = browser.current_window_handle

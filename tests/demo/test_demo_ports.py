@@ -153,7 +153,7 @@ def test_a_foreign_answer_on_hub_api_is_not_taken_for_our_hub(
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         with pytest.raises(RuntimeError, match="did not answer"):
-            asyncio.run(wait_for_hub(url, alive, probe, timeout=3))
+            asyncio.run(wait_for_hub(url, alive, probe, timeout=1))
         assert alive.poll() is None  # the timeout, not a dead process, ended the wait
     finally:
         alive.kill()

@@ -6,7 +6,11 @@ One slow test. It reads the page and does what it says:
    ``pip install`` line in it, with the repository's path in place of the package name, as
    the page's "from a checkout" sentence says (the name on PyPI is the established
    plugin). pip builds the package from the repository and resolves every dependency
-   afresh; only the download cache is warm;
+   afresh; only the download cache is warm. That virtualenv is kept in
+   ``.test-cache/install-page/`` (gitignored) for the next runs of the same day while
+   pyproject.toml and the page stay the same; a kept one gets this checkout's package
+   again (``pip install --no-deps --force-reinstall``), so the code tested is always the
+   current one. A fresh clone (CI) always makes it afresh;
 2. start the platform emulator from that virtualenv with the page's command;
 3. write the page's ``jupyterhub_config.py`` and check that the four values the emulator
    printed are in it;
@@ -24,16 +28,21 @@ instead of ``npm install -g`` (the same package, put on PATH).
 
 from __future__ import annotations
 
+import datetime
+import fcntl
+import hashlib
 import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 from urllib.parse import urljoin
 
 import requests
@@ -48,6 +57,8 @@ PAGE_VENV = "/opt/jupyterhub"
 PAGE_HUB_DIR = "/srv/jupyterhub"
 EMULATOR_ORIGIN = "http://127.0.0.1:8765"
 SPAWN_TIMEOUT = 180
+CACHE = REPO / ".test-cache" / "install-page"
+PIP_QUIET = ["--quiet", "--disable-pip-version-check"]
 
 
 def fenced_blocks(page: str) -> List[tuple[str, str]]:
@@ -150,39 +161,86 @@ def wait_until_running(
     )
 
 
-def test_install_page_leads_to_a_running_jupyterlab(tmp_path: Path) -> None:
-    page = PAGE.read_text()
-    proxy = find_proxy()
-    assert proxy is not None, MISSING_PROXY
+def run_pip(args: List[str]) -> None:
+    installed = subprocess.run([*args, *PIP_QUIET], capture_output=True, text=True, timeout=600)
+    assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-4000:]
 
-    # 1. a fresh virtualenv, the page's pip line
-    venv = tmp_path / "venv"
+
+def make_page_venv(page: str, venv: Path) -> None:
+    """``python3 -m venv``, then the page's pip line with the repository for the package."""
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     [pip_line] = [c for c in page_commands(page, "pip") if "install" in c]
     pip_args = shlex.split(pip_line.replace(PAGE_VENV, str(venv)))
     pip_args = [str(REPO) if a == "jupyterhub-ltiauthenticator" else a for a in pip_args]
     assert str(REPO) in pip_args and "jupyterlab" in pip_args, pip_line
-    installed = subprocess.run(
-        [*pip_args, "--quiet", "--disable-pip-version-check"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-4000:]
-    python = venv / "bin" / "python"
-    where = subprocess.run(
-        [str(python), "-c", "import ltiauthenticator; print(ltiauthenticator.__file__)"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    ).stdout
-    assert where.startswith(str(venv)), f"the package was not installed into the venv: {where}"
+    run_pip(pip_args)
 
+
+def venv_key(page: str) -> str:
+    """What the page's install depends on: the dependencies, the page, Python, the day
+    (PyPI's releases of the dependencies change what pip resolves)."""
+    digest = hashlib.sha256()
+    for part in (
+        (REPO / "pyproject.toml").read_bytes(),
+        page.encode(),
+        sys.version.encode(),
+        datetime.date.today().isoformat().encode(),
+    ):
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()[:16]
+
+
+@contextmanager
+def page_venv(page: str) -> Iterator[Path]:
+    """The page's virtualenv with this checkout's package, made afresh or kept (see above).
+
+    A lock keeps another test run in this checkout from changing it meanwhile.
+    """
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        venv = CACHE / venv_key(page)
+        complete = venv / ".made-by-the-install-page-test"
+        if complete.exists():
+            pip = str(venv / "bin" / "pip")
+            run_pip([pip, "install", "--no-deps", "--force-reinstall", str(REPO)])
+        else:
+            for old in CACHE.iterdir():
+                if old.is_dir():
+                    shutil.rmtree(old)
+            make_page_venv(page, venv)
+            complete.touch()
+        yield venv
+
+
+def test_install_page_leads_to_a_running_jupyterlab(tmp_path: Path) -> None:
+    page = PAGE.read_text()
+    proxy = find_proxy()
+    assert proxy is not None, MISSING_PROXY
+    with page_venv(page) as venv:
+        follow_the_page(page, venv, proxy, tmp_path)
+
+
+def follow_the_page(page: str, venv: Path, proxy: str, tmp_path: Path) -> None:
+    """Steps 2 to 5, with the virtualenv of step 1."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(venv / "bin"), str(Path(proxy).parent), env["PATH"]])
     env.pop("VIRTUAL_ENV", None)
     env.pop("PYTHONPATH", None)
+    # where the package would be imported from (finding it does not import it)
+    where = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import importlib.util; print(importlib.util.find_spec('ltiauthenticator').origin)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env=env,
+    ).stdout
+    assert where.startswith(str(venv)), f"the package was not installed into the venv: {where}"
     hub_port, emulator_port = free_port(), free_port()
     hub = f"http://127.0.0.1:{hub_port}"
     emulator_origin = f"http://127.0.0.1:{emulator_port}"

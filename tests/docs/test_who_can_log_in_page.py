@@ -11,14 +11,15 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 from traitlets.config import Config
 
 from ltiauthenticator.lti13.auth import LTI13Authenticator
 
-from ..conftest import HubPool, render_config
+from ..conftest import render_config
 from ..support.client import LaunchClient
+from ..support.hub import Hub
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = REPO / "docs" / "source" / "topic" / "who-can-log-in.md"
@@ -30,28 +31,28 @@ def course_example() -> str:
     return example
 
 
-def launch_into(
-    pool: HubPool, base: Dict[str, Dict[str, Any]], config: str, emulator, user: str
-) -> Any:
-    hub = pool.get(render_config(base) + config)
+def launch_into(hub: Hub, emulator, user: str) -> Any:
     with emulator.launching_into(hub.url):  # that hub is the emulator's tool for now
         _, url = emulator.start_launch(user=user)
-        return hub, LaunchClient().launch(url).callback
+        return LaunchClient().launch(url).callback
 
 
 def test_the_course_example_admits_listed_courses_only(hub_pool, base_auth_config, emulator):
     example = course_example()
     assert '{"course-101", "course-202"}' in example  # the emulator's course is course-101
-
-    hub, admitted = launch_into(hub_pool, base_auth_config, example, emulator, "course-in")
-    assert admitted.status_code == 302, (admitted.status_code, admitted.text[-800:])
-    assert hub.user("course-in@example.edu") is not None
-
     not_listed = example.replace('{"course-101", "course-202"}', '{"course-202"}')
-    hub, refused = launch_into(hub_pool, base_auth_config, not_listed, emulator, "course-out")
+    listing, not_listing = hub_pool.get_all(
+        [render_config(base_auth_config) + config for config in (example, not_listed)]
+    )
+
+    admitted = launch_into(listing, emulator, "course-in")
+    assert admitted.status_code == 302, (admitted.status_code, admitted.text[-800:])
+    assert listing.user("course-in@example.edu") is not None
+
+    refused = launch_into(not_listing, emulator, "course-out")
     assert refused.status_code == 403, (refused.status_code, refused.text[-800:])
     assert "does not admit this user" in html.unescape(refused.text)
-    assert hub.user("course-out@example.edu") is None
+    assert not_listing.user("course-out@example.edu") is None
 
 
 def test_allowed_groups_restricts_nobody() -> None:

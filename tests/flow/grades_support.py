@@ -9,35 +9,17 @@ import requests
 
 from ltiauthenticator.lti13 import constants as c
 
-GRADES_SCOPE = "custom:lti13:grades"
-# The tests service keeps the role BASE_CONFIG gives it (load_roles is replaced as a whole)
-# and is the grading service: it holds the grades scope.
-TESTS_ADMIN_ROLE = {
-    "name": "tests-admin",
-    "scopes": [
-        "admin:users",
-        "admin:auth_state",
-        "admin:groups",
-        "admin:servers",
-        "read:metrics",
-        "read:roles",
-        GRADES_SCOPE,
-    ],
-    "services": ["tests"],
-}
-
 
 def grades_config(emulator: Any, **auth: Any) -> Dict[str, Dict[str, Any]]:
+    """Grades on, with the emulator's token endpoint. The in-process hub takes it as it
+    runs (it started with the routes and the scope of
+    ``tests.support.hub.GRADER_HUB_CONFIG``); a hub process of a test's own needs that too."""
     return {
         "LTI13Authenticator": {
             "enable_grades": True,
             "token_url": emulator.url + "/token",
             **auth,
-        },
-        "JupyterHub": {
-            "custom_scopes": {GRADES_SCOPE: {"description": "Post grades to the LMS"}},
-            "load_roles": [TESTS_ADMIN_ROLE],
-        },
+        }
     }
 
 

@@ -13,10 +13,8 @@ import base64
 import functools
 import http.server
 import json
-import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -561,17 +559,8 @@ def _wait_until(condition, timeout: float, message: str) -> Any:
 def test_student_lands_on_the_pulled_notebook_in_a_real_server(
     hub_with, emulator, client, user, git_repository
 ):
-    hub = hub_with(
-        LTI13Authenticator={"tool_private_key": TOOL_PEM},
-        # the dumb HTTP protocol cannot make shallow clones: nbgitpuller clones in full
-        Spawner={
-            "environment": {"NBGITPULLER_DEPTH": "0"},
-            "cmd": [sys.executable, "-m", "jupyterhub.singleuser"],
-            "args": ["--allow-root"] if os.geteuid() == 0 else [],
-        },
-        # answer the start request at once (202) and let the test wait for readiness
-        JupyterHub={"tornado_settings": {"slow_spawn_timeout": 0}},
-    )
+    # the in-process hub's spawner settings suit this test (see IN_PROCESS_START_UP)
+    hub = hub_with(LTI13Authenticator={"tool_private_key": TOOL_PEM})
     launch, result = deep_linking_launch(emulator, client, user)
     action, token = picker(result)
     fields = {"token": token, "kind": "nbgitpuller", "title": "Week 1", "repo": git_repository}

@@ -7,8 +7,8 @@ import secrets
 
 import pytest
 
-from tests.conftest import render_config
-from tests.support.hub import Hub, free_port
+from tests.conftest import merged, render_config
+from tests.support.hub import GRADER_HUB_CONFIG, Hub, free_port
 
 from .grades_support import gradebook, grades_api, grades_config, launch, new_course
 
@@ -28,9 +28,7 @@ class PersistentHub(Hub):
 
 @pytest.fixture
 def restartable(base_auth_config, emulator, tmp_path):
-    config = {cls: dict(traits) for cls, traits in base_auth_config.items()}
-    for cls, traits in grades_config(emulator).items():
-        config.setdefault(cls, {}).update(traits)
+    config = merged(merged(base_auth_config, GRADER_HUB_CONFIG), grades_config(emulator))
     port = free_port()  # both hubs, one after the other, on a port of this test's own
     hubs = []
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from nbgrader.api import Gradebook
 
 from tests.support.hub import REPO
 
@@ -21,7 +20,7 @@ def grades_hub(hub_with, emulator):
     return hub_with(**grades_config(emulator))
 
 
-def run(hub, *args, token=None, cwd=None):
+def start(hub, *args, token=None, cwd=None) -> subprocess.Popen:
     env = dict(
         os.environ,
         JUPYTERHUB_API_URL=f"{hub.url}/hub/api",
@@ -29,9 +28,23 @@ def run(hub, *args, token=None, cwd=None):
         # nbgrader runs alembic (a console script of the venv) to create its database
         PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
     )
-    return subprocess.run(
-        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=120, cwd=cwd
+    return subprocess.Popen(
+        [sys.executable, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
     )
+
+
+def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    stdout, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def run(hub, *args, token=None, cwd=None) -> subprocess.CompletedProcess:
+    return finish(start(hub, *args, token=token, cwd=cwd))
 
 
 def test_command_line_posts_a_score_and_reads_the_roster(grades_hub, emulator, client, user):
@@ -39,23 +52,28 @@ def test_command_line_posts_a_score_and_reads_the_roster(grades_hub, emulator, c
     student = launch(emulator, client, user, course)
     grades = ["-m", "ltiauthenticator.grades"]
 
-    posted = run(
-        grades_hub,
-        *grades,
-        "score",
-        student,
-        "--link",
-        "nb-1",
-        "--score",
-        "4",
-        "--max",
-        "8",
-        "--comment",
-        "from the CLI",
-    )
-    roster = run(grades_hub, *grades, "roster", "--course", course["id"], "--role", "Learner")
-    refused = run(grades_hub, *grades, "score", student, "--link", "nb-1", "--score", "x")
-    no_token = run(grades_hub, *grades, "roster", "--course", course["id"], token="")
+    # five independent commands, run side by side
+    commands = [
+        start(
+            grades_hub,
+            *grades,
+            "score",
+            student,
+            "--link",
+            "nb-1",
+            "--score",
+            "4",
+            "--max",
+            "8",
+            "--comment",
+            "from the CLI",
+        ),
+        start(grades_hub, *grades, "roster", "--course", course["id"], "--role", "Learner"),
+        start(grades_hub, *grades, "score", student, "--link", "nb-1", "--score", "x"),
+        start(grades_hub, *grades, "roster", "--course", course["id"], token=""),
+        start(grades_hub, *grades, "score", "nobody", "--link", "x", "--score", "1", "--max", "1"),
+    ]
+    posted, roster, refused, no_token, wrong = [finish(command) for command in commands]
 
     assert posted.returncode == 0, posted.stderr
     assert json.loads(posted.stdout)["score"]["scoreGiven"] == 4
@@ -66,7 +84,6 @@ def test_command_line_posts_a_score_and_reads_the_roster(grades_hub, emulator, c
     assert [m["username"] for m in json.loads(roster.stdout)] == [student]
     assert refused.returncode == 2 and "invalid float" in refused.stderr  # argparse
     assert no_token.returncode == 1 and "JUPYTERHUB_API_TOKEN" in no_token.stderr
-    wrong = run(grades_hub, *grades, "score", "nobody", "--link", "x", "--score", "1", "--max", "1")
     assert wrong.returncode == 1 and "HTTP 404" in wrong.stderr and "nobody" in wrong.stderr
 
 
@@ -81,6 +98,8 @@ def test_nbgrader_recipe_posts_every_submitted_score(
     monkeypatch.setenv(
         "PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     )
+    from nbgrader.api import Gradebook  # here: collecting the tests need not import nbgrader
+
     with Gradebook(database) as book:  # a real nbgrader gradebook, as nbgrader fills it
         book.add_assignment("ps1")
         book.add_notebook("problem1", "ps1")

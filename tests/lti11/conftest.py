@@ -78,6 +78,8 @@ class LTI11Hub(Hub):
     """A real JupyterHub; ``db_name`` and ``crypt_key`` may outlive one process, so a test
     can restart the hub with another configuration over the same users."""
 
+    measured = True  # the LTI 1.1 handlers run in these hub processes only
+
     def __init__(self, *args: Any, db_name: str = "", crypt_key: str = "", **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.db_name = db_name

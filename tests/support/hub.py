@@ -9,14 +9,23 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import requests
 
 from ltiauthenticator._localhub import MISSING_PROXY, REPO, free_port, loopback_hub_config
 from ltiauthenticator._localhub import find_proxy as _find_proxy
 
-__all__ = ["REPO", "Hub", "HubAPI", "HubPool", "find_proxy", "free_port"]
+__all__ = [
+    "GRADER_HUB_CONFIG",
+    "GRADES_SCOPE",
+    "REPO",
+    "Hub",
+    "HubAPI",
+    "HubPool",
+    "find_proxy",
+    "free_port",
+]
 
 
 def find_proxy() -> str:
@@ -39,6 +48,32 @@ c.JupyterHub.load_roles = [{{
     "services": ["tests"],
 }}]
 """
+
+GRADES_SCOPE = "custom:lti13:grades"
+
+#: What the grades and roster API needs from JupyterHub itself, read at start-up: the
+#: custom scope, held by the tests service (the grading service). The role is
+#: BASE_CONFIG's plus that scope, since ``load_roles`` is replaced as a whole.
+GRADER_HUB_CONFIG: Dict[str, Dict[str, Any]] = {
+    "JupyterHub": {
+        "custom_scopes": {GRADES_SCOPE: {"description": "Post grades to the LMS"}},
+        "load_roles": [
+            {
+                "name": "tests-admin",
+                "scopes": [
+                    "admin:users",
+                    "admin:auth_state",
+                    "admin:groups",
+                    "admin:servers",
+                    "read:metrics",
+                    "read:roles",
+                    GRADES_SCOPE,
+                ],
+                "services": ["tests"],
+            }
+        ],
+    }
+}
 
 
 class HubAPI:
@@ -75,6 +110,11 @@ class HubAPI:
 class Hub(HubAPI):
     """One running JupyterHub process; its log is kept for assertions."""
 
+    #: Whether the process reports coverage (under ``make test``). An LTI 1.3 hub runs
+    #: the code the in-process hub runs, where it is measured already; traced, a hub
+    #: process takes about 2 s of CPU more to start and answers slower.
+    measured = False
+
     def __init__(self, port: int, workdir: Path, config: str, name: str):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -84,6 +124,7 @@ class Hub(HubAPI):
         self.config = config
         self.log_path = workdir / f"{name}.log"
         self.process: Optional[subprocess.Popen] = None
+        self._terminated = False
         self._log_offset = 0
 
     def config_text(self) -> str:
@@ -95,13 +136,23 @@ class Hub(HubAPI):
         )
 
     def environment(self) -> Dict[str, str]:
-        return dict(os.environ, JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
+        env = dict(os.environ, JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
+        if not self.measured:
+            for name in [name for name in env if name.startswith("COVERAGE_")]:
+                del env[name]
+        return env
 
     def start(self, timeout: float = 60) -> Hub:
+        self.launch()
+        return self.wait_until_up(timeout)
+
+    def launch(self) -> None:
+        """Start the hub process; :meth:`wait_until_up` waits for it to answer."""
         config_path = self.workdir / f"{self.name}_config.py"
         config_path.write_text(self.config_text())
         env = self.environment()
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self._terminated = False
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(config_path)],
             cwd=self.workdir,
@@ -110,6 +161,9 @@ class Hub(HubAPI):
             env=env,
             start_new_session=True,
         )
+
+    def wait_until_up(self, timeout: float = 60) -> Hub:
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -123,9 +177,15 @@ class Hub(HubAPI):
         self.stop()
         raise RuntimeError(f"JupyterHub did not start in {timeout}s:\n{self.log_text()[-4000:]}")
 
+    def terminate(self) -> None:
+        """Ask the hub (and its proxy) to stop, without waiting: see :meth:`stop`."""
+        if self.process and self.process.poll() is None and not self._terminated:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self._terminated = True
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.terminate()
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
@@ -166,14 +226,33 @@ class HubPool:
         self.hubs: Dict[str, Hub] = {}
 
     def get(self, config: str) -> Hub:
-        if config not in self.hubs:
-            name = f"hub{len(self.hubs)}"
-            workdir = self.workdir / name
-            workdir.mkdir()
-            self.hubs[config] = self.make_hub(free_port(), workdir, config, name).start()
-        return self.hubs[config]
+        return self.get_all([config])[0]
+
+    def get_all(self, configs: List[str]) -> List[Hub]:
+        """The hubs for ``configs``; those not running yet start side by side."""
+        starting = []
+        for config in configs:
+            if config not in self.hubs:
+                name = f"hub{len(self.hubs)}"
+                workdir = self.workdir / name
+                workdir.mkdir()
+                self.hubs[config] = hub = self.make_hub(free_port(), workdir, config, name)
+                hub.launch()
+                starting.append(hub)
+        try:
+            for hub in starting:
+                hub.wait_until_up()
+        except BaseException:
+            for hub in starting:  # none of them is kept: the next get starts it again
+                hub.stop()
+                self.hubs = {c: h for c, h in self.hubs.items() if h is not hub}
+            raise
+        return [self.hubs[config] for config in configs]
 
     def stop(self) -> None:
+        # each hub takes a moment to stop its proxy: they all stop at once
+        for hub in self.hubs.values():
+            hub.terminate()
         for hub in self.hubs.values():
             hub.stop()
         self.hubs.clear()

@@ -216,6 +216,11 @@ class InProcessHub(HubAPI):
     def _override(self, overrides: Dict[str, Dict[str, Any]]) -> Callable[[], None]:
         auth = self.authenticator
         undo: List[Tuple[Any, str, Any]] = []
+        if auth.has_trait("allow_all"):
+            # its default follows allowed_users and is computed when first read: read it
+            # before an override changes allowed_users (JupyterHub 4 never read it at
+            # start-up, so the value undo restored was the overridden one)
+            auth.allow_all  # noqa: B018
 
         def set_trait(target: Any, name: str, value: Any) -> None:
             if not target.has_trait(name):
@@ -233,8 +238,7 @@ class InProcessHub(HubAPI):
             **overrides.get("Authenticator", {}),
             **overrides.get("LTI13Authenticator", {}),
         }
-        # allow_all's default depends on allowed_users; a started hub computed it already
-        # (JupyterHub 5 and later: older ones have no allow_all)
+        # allow_all's default depends on allowed_users, and was computed above
         if (
             {"allowed_users", "allowed_groups"} & set(authenticator_traits)
             and "allow_all" not in authenticator_traits

@@ -171,14 +171,19 @@ def test_parking_memory_is_bounded_under_a_flood():
 
 def test_two_processes_creating_the_key_file_at_once_share_one_key(tmp_path):
     path = tmp_path / "key.pem"
+    # the module on its own, not through the package (which imports JupyterHub): the four
+    # interpreters start in a fraction of the time, and race the same way
     script = (
-        "import sys; from ltiauthenticator.lti13._tool_keys import load_or_create_private_key;"
-        "sys.stdout.write(load_or_create_private_key('', sys.argv[1]).decode())"
+        "import importlib.util, sys;"
+        "spec = importlib.util.spec_from_file_location('_tool_keys', sys.argv[1]);"
+        "keys = importlib.util.module_from_spec(spec); spec.loader.exec_module(keys);"
+        "sys.stdout.write(keys.load_or_create_private_key('', sys.argv[2]).decode())"
     )
     import subprocess
 
+    module = _tool_keys.__file__
     runs = [
-        subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE)
+        subprocess.Popen([sys.executable, "-c", script, module, str(path)], stdout=subprocess.PIPE)
         for _ in range(4)
     ]
     keys = {run.communicate(timeout=60)[0] for run in runs}
