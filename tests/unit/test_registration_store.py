@@ -628,19 +628,20 @@ def test_add_many_is_all_or_nothing(store: RegistrationStore) -> None:
 # -- refusals before and after opening ---------------------------------------------------
 
 
-def bad_urls() -> List[str]:
-    return [
-        "nosuchdb://admin:s3cret@db.example/lti",
-        f"postgresql+psycopg://admin:s3cret@127.0.0.1:{free_port()}/lti",
-        f"postgresql+psycopg://admin:s3@cret@127.0.0.1:{free_port()}/lti",
-        f"postgresql+psycopg://127.0.0.1:{free_port()}/lti?user=admin&password=s3cret",
-        "not a url admin:s3cret@",
-    ]
+#: Bad store URLs; ``{port}`` is a free loopback port (nothing listens there), filled in
+#: when the test runs so that every pytest-xdist worker collects the same test ids.
+BAD_URLS = [
+    "nosuchdb://admin:s3cret@db.example/lti",
+    "postgresql+psycopg://admin:s3cret@127.0.0.1:{port}/lti",
+    "postgresql+psycopg://admin:s3@cret@127.0.0.1:{port}/lti",
+    "postgresql+psycopg://127.0.0.1:{port}/lti?user=admin&password=s3cret",
+    "not a url admin:s3cret@",
+]
 
 
-@pytest.mark.parametrize("url", bad_urls())
+@pytest.mark.parametrize("url", BAD_URLS)
 def test_a_bad_url_is_refused_without_its_password(url: str) -> None:
-    store = RegistrationStore(url)
+    store = RegistrationStore(url.replace("{port}", str(free_port())))
 
     with pytest.raises(RegistrationStoreError) as refused:
         store.open()
