@@ -8,11 +8,9 @@ platform's page (its parent, or its opener in a new window) when "Done" is press
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
-import threading
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -21,6 +19,7 @@ from tornado.httpclient import AsyncHTTPClient
 
 from ..support.emulator import EmulatorServer
 from ..support.hub import free_port
+from ..support.threaded import ThreadedApp
 
 TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 
@@ -67,16 +66,13 @@ class _StrayPage(web.RequestHandler):
         )
 
 
-class FakeTool:
+class FakeTool(ThreadedApp):
     """The fake tool's web app, on ``http://localhost:<port>`` (the LMS is on 127.0.0.1)."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        super().__init__(free_port(), "the fake tool")
         self.url = f"http://localhost:{self.port}"
         self.answers: List[Dict[str, Any]] = []
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="fake-tool")
 
     def registration(self) -> Dict[str, Any]:
         return {
@@ -95,29 +91,10 @@ class FakeTool:
             },
         }
 
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        app = web.Application(
+    def make_app(self) -> web.Application:
+        return web.Application(
             [(r"/register", _ToolRegistrationPage), (r"/stray", _StrayPage)], tool=self
         )
-        server = app.listen(self.port, address="127.0.0.1")
-        self._ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            server.stop()
-
-    def start(self) -> FakeTool:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the fake tool did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(5)
 
 
 @pytest.fixture

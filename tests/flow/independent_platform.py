@@ -8,9 +8,7 @@ module is only the glue its Django and FastAPI adapters provide for those framew
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import typing as t
 
 from cryptography.hazmat.primitives import serialization
@@ -26,6 +24,8 @@ from lti1p3platform.service_connector import (
     NamesRoleProvisioningService,
 )
 from tornado import web
+
+from ..support.threaded import ThreadedApp
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
 
@@ -252,22 +252,17 @@ class MembershipsHandler(_Handler):
         self.serve(service, service.handle_get_members)
 
 
-class IndependentPlatform:
+class IndependentPlatform(ThreadedApp):
     """The app on a loopback port, in a thread of its own."""
 
     def __init__(self, port: int, issuer: str, client_id: str, tool_jwks_url: str) -> None:
+        super().__init__(port, "the independent platform")
         self.url = f"http://127.0.0.1:{port}"
-        self.port = port
         self.store = Store(issuer, client_id, tool_jwks_url, self.url)
-        self._loop: t.Optional[asyncio.AbstractEventLoop] = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
+    def make_app(self) -> web.Application:
         s = {"store": self.store}
-        app = web.Application(
+        return web.Application(
             [
                 (r"/token", TokenHandler, s),
                 (r"/lineitems", LineItemsHandler, s),
@@ -276,23 +271,6 @@ class IndependentPlatform:
                 (r"/members", MembershipsHandler, s),
             ]
         )
-        server = app.listen(self.port, address="127.0.0.1")
-        self._ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            server.stop()
-
-    def start(self) -> IndependentPlatform:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the independent platform did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(5)
 
     def claims(self) -> t.Dict[str, t.Any]:
         """The AGS and NRPS claims a launch from this platform's course carries."""
