@@ -664,6 +664,15 @@ class LTI13Authenticator(AdmitLaunchedUsers):
             )
         return proposal["value"]
 
+    @validate("registration_refresh_interval", "dynamic_registration_max_pending")
+    def _validate_positive(self, proposal: Any) -> Any:
+        if proposal["value"] <= 0:
+            raise self._config_error(
+                f"LTI13Authenticator.{proposal['trait'].name} must be more than 0, "
+                f"got {proposal['value']}"
+            )
+        return proposal["value"]
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._tool_jwks: Optional[Dict[str, Any]] = None

@@ -110,6 +110,9 @@ def test_register_approve_launch(dr_hub, lms, client, user):
     _, url = lms.start_launch(user=user)
     result = client.launch(url)
     assert result.callback.status_code == 302, result.callback.text[-500:]
+    # the launch pages may be framed by this platform (named once the launch is resolved)
+    for response in (result.login, result.callback):
+        assert lms.url in response.headers["Content-Security-Policy"]
     # the configured platform owns the unprefixed namespace: this one gets its own
     prefix = only_registration(dr_hub)["username_prefix"]
     assert prefix == f"{registration['name']}-"

@@ -114,3 +114,12 @@ def test_allow_iframe_needs_explicit_frame_origins():
     assert auth.configuration_problems() == []
     auth = make(client_id="c", allow_iframe=True, frame_origins=["school.edu/path"], **CANVAS)
     assert any("must be an origin" in p for p in auth.configuration_problems())
+
+
+@pytest.mark.parametrize(
+    "trait, value",
+    [("registration_refresh_interval", 0), ("dynamic_registration_max_pending", -1)],
+)
+def test_dynamic_registration_bounds_must_be_positive(trait, value):
+    with pytest.raises(TraitError, match=f"LTI13Authenticator.{trait} must be more than 0"):
+        LTI13Authenticator(**{trait: value})
