@@ -51,6 +51,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     # xdist's default order, most tests first, would leave single slow tests for the end
     config.option.loadscopereorder = False
 
+    # xdist 3's LoadScopeScheduling: _split_scope names a node id's unit, and workqueue
+    # holds the units not sent to a worker yet, in the order they will be sent
     class FirstUnitsFirst(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
