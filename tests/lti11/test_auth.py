@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from importlib.metadata import entry_points
 from types import SimpleNamespace
 from urllib.parse import urlencode, urlsplit
@@ -196,3 +198,23 @@ def test_the_config_xml_escapes_its_values() -> None:
     xml = render_config_xml("Data & <Science>", "d", "", "https://hub/hub/lti/launch?a=1&b=2")
     assert "<blti:title>Data &amp; &lt;Science&gt;</blti:title>" in xml
     assert "?a=1&amp;b=2</blti:launch_url>" in xml
+
+
+def test_the_alias_is_imported_on_first_use_only() -> None:
+    """``import ltiauthenticator`` (the grades command line, an LTI 1.3 hub) leaves the
+    LTI 1.1 code and JupyterHub's handlers unimported; the 1.x spellings still work."""
+    probe = (
+        "import sys, ltiauthenticator, ltiauthenticator.grades\n"
+        "assert 'ltiauthenticator.lti11.auth' not in sys.modules\n"
+        "assert 'jupyterhub.handlers' not in sys.modules\n"
+        "assert 'LTIAuthenticator' in dir(ltiauthenticator)\n"
+        "from ltiauthenticator import LTIAuthenticator\n"
+        "from ltiauthenticator.lti11.auth import LTI11Authenticator\n"
+        "assert LTIAuthenticator is LTI11Authenticator is ltiauthenticator.LTIAuthenticator\n"
+        "from traitlets.utils.importstring import import_item\n"
+        "assert import_item('ltiauthenticator.LTIAuthenticator') is LTI11Authenticator\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        ltiauthenticator.Nothing  # noqa: B018
