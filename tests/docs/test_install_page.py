@@ -9,8 +9,9 @@ One slow test. It reads the page and does what it says:
    afresh; only the download cache is warm. That virtualenv is kept in
    ``.test-cache/install-page/`` (gitignored) for the next runs of the same day while
    pyproject.toml and the page stay the same; a kept one gets this checkout's package
-   again (``pip install --no-deps --force-reinstall``), so the code tested is always the
-   current one. A fresh clone (CI) always makes it afresh;
+   again (``pip install --no-deps --force-reinstall``) whenever the package's files differ
+   from those it was last installed from, so the code tested is always the current one. A
+   fresh clone (CI) always makes it afresh;
 2. start the platform emulator from that virtualenv with the page's command;
 3. write the page's ``jupyterhub_config.py`` and check that the four values the emulator
    printed are in it;
@@ -201,16 +202,28 @@ def page_venv(page: str) -> Iterator[Path]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         venv = CACHE / venv_key(page)
         complete = venv / ".made-by-the-install-page-test"
+        installed = venv / ".package-digest"
         if complete.exists():
-            pip = str(venv / "bin" / "pip")
-            run_pip([pip, "install", "--no-deps", "--force-reinstall", str(REPO)])
+            if not installed.exists() or installed.read_text() != package_digest():
+                pip = str(venv / "bin" / "pip")
+                run_pip([pip, "install", "--no-deps", "--force-reinstall", str(REPO)])
         else:
             for old in CACHE.iterdir():
                 if old.is_dir():
                     shutil.rmtree(old)
             make_page_venv(page, venv)
             complete.touch()
+        installed.write_text(package_digest())
         yield venv
+
+
+def package_digest() -> str:
+    """What pip builds the package from: its files and pyproject.toml."""
+    digest = hashlib.sha256((REPO / "pyproject.toml").read_bytes())
+    for path in sorted((REPO / "ltiauthenticator").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def test_install_page_leads_to_a_running_jupyterlab(tmp_path: Path) -> None:
