@@ -4,6 +4,11 @@
 # docs packages and, for the browser tests, Debian's chromium and chromium-driver.
 
 PYTHON ?= python3
+
+# Some images set PYTHONDONTWRITEBYTECODE: then every hub, single-user server and test
+# worker compiles the package and the tests again (pytest rewrites each test module's
+# asserts anew, about 2.5 s of CPU per worker). Cached bytecode is Python's default.
+unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 BIN := $(VENV)/bin
 

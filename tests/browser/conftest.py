@@ -229,11 +229,26 @@ def https_hub(tls_hub_pool: HubPool, lms: TLSEmulator) -> Iterator[Any]:
 
 
 class Browser:
-    """A headless Chromium with a fresh profile, plus helpers for the assertions."""
+    """A headless Chromium with a profile of its own, plus helpers for the assertions."""
 
     def __init__(self, driver: Any, profile: Path) -> None:
         self.driver = driver
         self.profile = profile
+
+    def empty(self) -> None:
+        """As fresh as a new profile for the tests here: see :class:`BrowserPool`."""
+        driver = self.driver
+        old = driver.window_handles
+        driver.switch_to.new_window("tab")
+        tab = driver.current_window_handle
+        for handle in old:
+            driver.switch_to.window(handle)
+            driver.close()
+        driver.switch_to.window(tab)
+        driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+        driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+        left = driver.execute_cdp_cmd("Storage.getCookies", {}).get("cookies", [])
+        assert left == [], f"cookies survived clearing: {left}"
 
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -299,21 +314,83 @@ def make_browser(
     return Browser(driver, profile)
 
 
-@pytest.fixture
-def browser_factory(tmp_path: Path) -> Iterator[Any]:
-    made: List[Browser] = []
+def settings_key(settings: Dict[str, Any]) -> str:
+    """The settings of :func:`make_browser`, defaults filled in: equal settings, equal key."""
+    defaults = {"cookie_controls_mode": 0, "block_all_cookies": False, "extra_args": []}
+    return json.dumps({**defaults, **settings}, sort_keys=True)
 
-    def make(**kwargs: Any) -> Browser:
-        browser = make_browser(tmp_path / f"b{len(made)}", **kwargs)
-        made.append(browser)
+
+class BrowserPool:
+    """One Chromium per setting for the whole package, emptied before each test.
+
+    Starting a Chromium costs about 1.2 s of CPU; the tests here use four settings. A
+    browser handed to a test again has no cookies (partitioned ones included: checked),
+    an empty HTTP cache, and one new tab (so no sessionStorage); no test here relies on
+    other web storage (the hub's pages use none). A browser that cannot be emptied is
+    replaced by a fresh one.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.browsers: Dict[Any, Browser] = {}
+        self._made = 0
+
+    def get(self, **settings: Any) -> Browser:
+        key = settings_key(settings)
+        browser = self.browsers.get(key)
+        if browser is not None:
+            try:
+                browser.empty()
+                return browser
+            except Exception:
+                self._quit(browser)
+        self.browsers[key] = browser = self.fresh(**settings)
         return browser
 
-    yield make
-    for browser in made:
+    def fresh(self, **settings: Any) -> Browser:
+        self._made += 1
+        return make_browser(self.directory / f"b{self._made}", **settings)
+
+    def stop(self) -> None:
+        for browser in self.browsers.values():
+            self._quit(browser)
+        self.browsers.clear()
+
+    @staticmethod
+    def _quit(browser: Browser) -> None:
         try:
             browser.driver.quit()
         finally:
             shutil.rmtree(browser.profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="package")
+def browser_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserPool]:
+    pool = BrowserPool(tmp_path_factory.mktemp("browsers"))
+    yield pool
+    pool.stop()
+
+
+@pytest.fixture
+def browser_factory(browser_pool: BrowserPool) -> Iterator[Any]:
+    """Factory: an empty browser with the given settings (see :func:`make_browser`).
+
+    A second browser with the same settings in one test is a fresh one of its own.
+    """
+    taken: List[str] = []
+    extra: List[Browser] = []
+
+    def make(**settings: Any) -> Browser:
+        key = settings_key(settings)
+        if key in taken:
+            extra.append(browser_pool.fresh(**settings))
+            return extra[-1]
+        taken.append(key)
+        return browser_pool.get(**settings)
+
+    yield make
+    for browser in extra:
+        BrowserPool._quit(browser)
 
 
 def hub_user(hub: TLSHub, name: str) -> Optional[Dict[str, Any]]:

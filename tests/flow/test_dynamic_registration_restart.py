@@ -72,11 +72,20 @@ def test_a_hub_notices_another_processs_approval_on_its_own(
         other_process = RegistrationStore(store_url)
         other_process.open()
         (row,) = other_process.all()
+        hub.begin_test()  # from here on, the log shows what followed the approval
         other_process.update(row.id, status="active", username_prefix="watched-")
         other_process.close()
-        wait_until(lambda: "stored registrations changed; reloaded" in hub.log_text())
-        _, url = lms.start_launch(user=user)
-        assert client.launch(url).callback.status_code == 302
+
+        def launch_lands() -> bool:
+            # a launch reads registrations from memory only: it cannot be what reloads them
+            _, url = lms.start_launch(user=user)
+            callback = client.launch(url).callback
+            return callback is not None and callback.status_code == 302
+
+        # a reload may be under way already (the registration above bumped the store's
+        # counter too): the launch is refused until the reload that read the approval
+        wait_until(launch_lands, message="the approval never reached the launches")
+        assert "stored registrations changed; reloaded" in hub.log_text()
     finally:
         lms.stop()
         hub.stop()
