@@ -29,16 +29,25 @@ AnyHub = Union[Hub, InProcessHub]
 
 #: Under pytest-xdist (``make test`` runs ``-n 2 --dist loadfile``) each test file is a
 #: unit of work for one worker, so a module's fixtures start once. These units come
-#: first, in this order: the slowest, and the files that share processes started once
-#: (the https hubs of tests/browser, the demo: package fixtures), which one worker runs
-#: together. The unit a test file belongs to is that of the first prefix it starts with.
-#: The other files follow in collection order, which leaves tests/unit, the quickest,
-#: for the end.
+#: first, longest first (about the seconds each takes under ``make test``), so that what
+#: is left for the end is short and both workers finish at about the same time; the
+#: files that share processes started once (the https hubs and browsers of tests/browser,
+#: the demo: package fixtures) are one unit each. The unit a test file belongs to is that
+#: of the first prefix it starts with. The other files follow in collection order, which
+#: leaves tests/unit, the quickest, for the end.
 XDIST_FIRST_UNITS = (
-    ("tests/docs/test_install_page.py", "install page"),
-    ("tests/browser/", "browser"),
-    ("tests/demo/test_demo_browser.py", "demo"),
+    ("tests/browser/", "browser"),  # ~38 s
+    ("tests/demo/test_demo_browser.py", "demo"),  # ~37 s with the next file
     ("tests/demo/test_demo_deep_linking.py", "demo"),
+    ("tests/flow/test_deep_linking.py", "flow deep linking"),  # ~16 s
+    ("tests/unit/test_registration_store.py", "registration store"),  # ~14 s
+    ("tests/docs/test_install_page.py", "install page"),  # ~13 s warm, 70 s or more cold
+    ("tests/flow/test_dynamic_registration_restart.py", "registration restarts"),  # ~13 s
+    ("tests/docs/test_docs_build.py", "docs build"),  # ~9 s
+    ("tests/flow/test_hostile_input.py", "hostile input"),  # ~7 s
+    ("tests/lti11/test_migration.py", "lti11 migration"),  # ~7 s
+    ("tests/lti11/test_launch.py", "lti11 launch"),  # ~7 s
+    ("tests/flow/test_grades_tools.py", "grades tools"),  # ~6.5 s
 )
 
 
@@ -61,10 +70,17 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             )
 
         def _assign_work_unit(self, node: Any) -> None:
-            for _, unit in reversed(XDIST_FIRST_UNITS):
+            for unit in reversed(first_units):
                 if unit in self.workqueue:
                     self.workqueue.move_to_end(unit, last=False)
             super()._assign_work_unit(node)
+
+    from .docs.test_install_page import kept_venv_ready
+
+    first_units = list(dict.fromkeys(unit for _, unit in XDIST_FIRST_UNITS))
+    if not kept_venv_ready():  # a fresh clone: the install page's virtualenv is made first
+        first_units.remove("install page")
+        first_units.insert(0, "install page")
 
     return FirstUnitsFirst(config, log)
 

@@ -40,9 +40,13 @@ def public_jwk(private_or_public_pem: bytes) -> Dict[str, Any]:
         key = key.public_key()
     except (ValueError, TypeError):
         key = serialization.load_pem_public_key(private_or_public_pem)
-    if not isinstance(key, rsa.RSAPublicKey):
+    return _jwk_of(key)
+
+
+def _jwk_of(public_key: Any) -> Dict[str, Any]:
+    if not isinstance(public_key, rsa.RSAPublicKey):
         raise ValueError("the tool key must be an RSA key")
-    jwk = json.loads(RSAAlgorithm.to_jwk(key))
+    jwk = json.loads(RSAAlgorithm.to_jwk(public_key))
     jwk.update(kid=_thumbprint(jwk), alg="RS256", use="sig")
     return jwk
 
@@ -101,9 +105,9 @@ def _read_key_file(key_path: Path, log: Any) -> bytes:
     )
 
 
-def tool_key_set(private_pem: bytes, extra_pem_paths: Iterable[str]) -> Dict[str, List[Dict]]:
-    """The JWKS document: the current key first, then the rotation keys."""
-    keys = [public_jwk(private_pem)]
+def tool_key_set(signer: ToolSigner, extra_pem_paths: Iterable[str]) -> Dict[str, List[Dict]]:
+    """The JWKS document: the current key (the signer's) first, then the rotation keys."""
+    keys = [signer.public_jwk]
     for path in extra_pem_paths:
         keys.append(public_jwk(Path(path).read_bytes()))
     return {"keys": keys}
@@ -114,8 +118,10 @@ class ToolSigner:
     the current tool key, naming it by the ``kid`` published at ``/lti13/jwks``."""
 
     def __init__(self, private_pem: bytes) -> None:
+        # parsing checks the RSA key, ~35 ms of CPU: once per key
         self._key = serialization.load_pem_private_key(private_pem, password=None)
-        self.kid = public_jwk(private_pem)["kid"]
+        self.public_jwk = _jwk_of(self._key.public_key())
+        self.kid: str = self.public_jwk["kid"]
 
     def sign(self, claims: Dict[str, Any], headers: Optional[Dict[str, Any]] = None) -> str:
         """A compact RS256 JWS over ``claims`` (JSON), with ``kid`` and ``typ: JWT``."""

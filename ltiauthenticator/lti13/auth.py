@@ -869,8 +869,9 @@ class LTI13Authenticator(AdmitLaunchedUsers):
         pem = _tool_keys.load_or_create_private_key(
             self.tool_private_key, self.tool_private_key_file, self.log
         )
-        self._tool_jwks = _tool_keys.tool_key_set(pem, self.tool_extra_public_keys)
-        self._tool_signer = _tool_keys.ToolSigner(pem)
+        signer = _tool_keys.ToolSigner(pem)
+        self._tool_jwks = _tool_keys.tool_key_set(signer, self.tool_extra_public_keys)
+        self._tool_signer = signer
 
     @property
     def tool_jwks(self) -> Dict[str, Any]:

@@ -48,12 +48,19 @@ CHOICES = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def known_tool_key(session_hub):
+    """The hub signs with a key these tests know (to sign altered responses), for the
+    whole module: loading a key takes ~35 ms of CPU, twice for each test otherwise."""
+    undo = session_hub.override({"LTI13Authenticator": {"tool_private_key": TOOL_PEM}})
+    yield
+    undo()
+
+
 @pytest.fixture
 def dl_hub(hub_with):
-    """A hub with a known tool key (to sign altered responses) and two offered choices."""
-    return hub_with(
-        LTI13Authenticator={"tool_private_key": TOOL_PEM, "deep_linking_choices": CHOICES}
-    )
+    """A hub with the known tool key and two offered choices."""
+    return hub_with(LTI13Authenticator={"deep_linking_choices": CHOICES})
 
 
 def deep_linking_launch(emulator, client, user, role="instructor", settings=None) -> Tuple:
@@ -560,7 +567,7 @@ def test_student_lands_on_the_pulled_notebook_in_a_real_server(
     hub_with, emulator, client, user, git_repository
 ):
     # the in-process hub's spawner settings suit this test (see IN_PROCESS_START_UP)
-    hub = hub_with(LTI13Authenticator={"tool_private_key": TOOL_PEM})
+    hub = hub_with()
     launch, result = deep_linking_launch(emulator, client, user)
     action, token = picker(result)
     fields = {"token": token, "kind": "nbgitpuller", "title": "Week 1", "repo": git_repository}

@@ -119,7 +119,7 @@ class PostgresServer:
     def create_database(self) -> str:
         """A new empty database; its name."""
         name = f"lti_test_{next(_databases)}"
-        self._admin(f'CREATE DATABASE "{name}"')
+        self._admin(f'CREATE DATABASE "{name}" STRATEGY = FILE_COPY')
         return name
 
     def drop_database(self, name: str) -> None:
