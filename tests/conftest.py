@@ -17,10 +17,13 @@ from typing import Any, Callable, Dict, Iterator, List, Union
 
 import pytest
 
+from ltiauthenticator.platform_emulator import EmulatedPlatform
+
 from .support.client import LaunchClient
 from .support.emulator import EmulatorServer
 from .support.hub import GRADER_HUB_CONFIG, Hub, HubPool, free_port
 from .support.inprocess import InProcessHub, needs_own_process
+from .support.keys import KeyPool
 from .support.postgres import fresh_postgres_url, postgres_server, postgres_url  # noqa: F401
 
 CLIENT_ID = "jupyterhub-tool"
@@ -101,6 +104,15 @@ def merged(
     for cls, traits in overrides.items():
         config.setdefault(cls, {}).update(traits)
     return config
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pooled_platform_keys() -> Iterator[None]:
+    """Emulated platforms take their signing keys from :class:`KeyPool`."""
+    original = EmulatedPlatform.__dict__["key_source"]
+    EmulatedPlatform.key_source = staticmethod(KeyPool().take)
+    yield
+    EmulatedPlatform.key_source = original
 
 
 @pytest.fixture(scope="session")

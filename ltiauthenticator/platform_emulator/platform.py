@@ -7,7 +7,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 from urllib.parse import urlencode, urlsplit
 
 from cryptography.hazmat.primitives import hashes
@@ -84,8 +84,17 @@ def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+def new_signing_key() -> rsa.RSAPrivateKey:
+    """A fresh 2048-bit RSA key (50-200 ms of CPU)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 class EmulatedPlatform:
     """An LMS with one RSA signing key (more during rotation) and one registered tool."""
+
+    #: Where the platform's signing keys come from (a test suite that starts many
+    #: platforms may hand out keys it made beforehand). Each call must return a new key.
+    key_source: Callable[[], rsa.RSAPrivateKey] = staticmethod(new_signing_key)
 
     def __init__(self, issuer: str, tool: ToolRegistration, *, name: str = "Emulated LMS") -> None:
         self.issuer = issuer
@@ -118,7 +127,7 @@ class EmulatedPlatform:
     def rotate_key(self, keep_old: bool = True) -> str:
         """Generate a new signing key; publish it (and, with ``keep_old``, the old ones)."""
         kid = "emulator-" + secrets.token_hex(6)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key = self.key_source()
         if not keep_old:
             self.keys.clear()
         self.keys[kid] = key
