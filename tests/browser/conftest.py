@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 
 from ltiauthenticator.platform_emulator import EmulatedPlatform, ToolRegistration, make_app
 
@@ -326,7 +327,7 @@ class BrowserPool:
     Starting a Chromium costs about 1.2 s of CPU; the tests here use four settings. A
     browser handed to a test again has no cookies (partitioned ones included: checked),
     an empty HTTP cache, and one new tab (so no sessionStorage); no test here relies on
-    other web storage (the hub's pages use none). A browser that cannot be emptied is
+    other web storage (the hub's pages use none). A browser that no longer answers is
     replaced by a fresh one.
     """
 
@@ -342,7 +343,7 @@ class BrowserPool:
             try:
                 browser.empty()
                 return browser
-            except Exception:
+            except WebDriverException:  # it crashed, say; cookies left over fail the test
                 self._quit(browser)
         self.browsers[key] = browser = self.fresh(**settings)
         return browser

@@ -36,6 +36,7 @@ from ltiauthenticator.platform_emulator import Launch
 from ltiauthenticator.platform_emulator.deep_linking import link_launch_fields, record_of
 
 from ..support.client import parse_form
+from ..support.waiting import wait_until
 
 _KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 TOOL_PEM = _KEY.private_bytes(
@@ -553,16 +554,6 @@ def git_repository(tmp_path_factory) -> Iterator[str]:
     server.shutdown()
 
 
-def _wait_until(condition, timeout: float, message: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(message)
-
-
 def test_student_lands_on_the_pulled_notebook_in_a_real_server(
     hub_with, emulator, client, user, git_repository
 ):
@@ -591,10 +582,11 @@ def test_student_lands_on_the_pulled_notebook_in_a_real_server(
     started = hub.api("POST", f"/users/{quote(name)}/server")
     assert started.status_code in (201, 202), started.text
     try:
-        _wait_until(
+        wait_until(
             lambda: (hub.user(name)["servers"].get("") or {}).get("ready"),
             timeout=120,
             message="the single-user server did not start",
+            poll=0.25,
         )
         # the link itself, as the browser follows it: hub → server → nbgitpuller's page
         page = student.session.get(hub.url + location, timeout=30)

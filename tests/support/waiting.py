@@ -9,8 +9,11 @@ from typing import Any, Callable
 POLL = 0.01
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 10, message: str = "") -> Any:
-    """Poll ``condition`` until it is truthy (returned) or ``timeout`` seconds passed."""
+def wait_until(
+    condition: Callable[[], Any], timeout: float = 10, message: str = "", poll: float = POLL
+) -> Any:
+    """Poll ``condition`` until it is truthy (returned) or ``timeout`` seconds passed; a
+    condition that costs a request may ask to be polled less often (``poll`` seconds)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -18,7 +21,7 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10, message: str =
             return value
         if time.monotonic() >= deadline:
             raise AssertionError(f"not true after {timeout}s: {message or condition}")
-        time.sleep(POLL)
+        time.sleep(poll)
 
 
 async def async_wait_until(
