@@ -55,7 +55,7 @@ lint: install
 # tests/conftest.py); a plain `pytest` runs everything in one process.
 PYTEST_WORKERS := -n 2 --dist loadfile
 test: install browser-deps postgres-deps lint
-	$(BIN)/python -m pytest $(PYTEST_WORKERS) --durations=10 \
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) --durations=20 \
 	  --cov=ltiauthenticator --cov-branch --cov-report=term-missing:skip-covered
 
 # The oldest JupyterHub we support, in a virtualenv of its own: unit and real-HTTP tests.
