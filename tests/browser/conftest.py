@@ -260,7 +260,7 @@ class Browser:
     def wait_for(self, condition: Any, timeout: float = 20, message: str = "") -> Any:
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.2).until(condition, message)
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(condition, message)
 
     def location(self) -> str:
         """The current document's URL (of the frame switched to, if any)."""

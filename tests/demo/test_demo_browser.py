@@ -15,9 +15,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
-from .conftest import SPAWN_TIMEOUT, DemoProcess, screenshot
+from .conftest import SPAWN_TIMEOUT, DemoProcess, screenshot, wait
 
 pytestmark = pytest.mark.browser
 
@@ -38,15 +37,15 @@ def test_launch_in_new_window_opens_jupyterlab(
     course_window = browser.current_window_handle
 
     browser.find_element(By.ID, button).click()
-    WebDriverWait(browser, 10).until(EC.number_of_windows_to_be(2))
+    wait(browser, 10).until(EC.number_of_windows_to_be(2))
     new_window = next(h for h in browser.window_handles if h != course_window)
     browser.switch_to.window(new_window)
 
     try:
-        WebDriverWait(browser, SPAWN_TIMEOUT).until(
+        wait(browser, SPAWN_TIMEOUT).until(
             EC.presence_of_element_located((By.ID, "jp-main-dock-panel"))
         )
-        WebDriverWait(browser, 30).until(lambda d: "JupyterLab" in d.title)
+        wait(browser, 30).until(lambda d: "JupyterLab" in d.title)
     except Exception:
         screenshot(browser, f"{role}-failed")
         raise AssertionError(
@@ -54,9 +53,7 @@ def test_launch_in_new_window_opens_jupyterlab(
             f"demo output:\n{demo.output[-3000:]}"
         ) from None
     # the launcher's tiles are drawn: the screenshot shows a usable JupyterLab
-    WebDriverWait(browser, 30).until(
-        EC.visibility_of_element_located((By.CSS_SELECTOR, ".jp-LauncherCard"))
-    )
+    wait(browser, 30).until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".jp-LauncherCard")))
     screenshot(browser, f"{role}-jupyterlab")
 
     path = browser.current_url.split("127.0.0.1:", 1)[1].split("/", 1)[1]
@@ -70,18 +67,16 @@ def test_embedded_launch_shows_jupyterlab_in_the_course_iframe(
 ) -> None:
     browser.get(course_url)
     browser.find_element(By.ID, "launch-as-student-iframe").click()
-    WebDriverWait(browser, 10).until(EC.frame_to_be_available_and_switch_to_it((By.ID, "tool")))
+    wait(browser, 10).until(EC.frame_to_be_available_and_switch_to_it((By.ID, "tool")))
     try:
-        WebDriverWait(browser, SPAWN_TIMEOUT).until(
+        wait(browser, SPAWN_TIMEOUT).until(
             EC.presence_of_element_located((By.ID, "jp-main-dock-panel"))
         )
     except Exception:
         browser.switch_to.default_content()
         screenshot(browser, "student-iframe-failed")
         raise
-    WebDriverWait(browser, 30).until(
-        EC.visibility_of_element_located((By.CSS_SELECTOR, ".jp-LauncherCard"))
-    )
+    wait(browser, 30).until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".jp-LauncherCard")))
     path = browser.execute_script("return window.location.pathname")
     assert path.startswith("/user/student1@example.edu/lab"), path
     browser.switch_to.default_content()

@@ -14,9 +14,8 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
-from .conftest import SPAWN_TIMEOUT, DemoProcess, screenshot
+from .conftest import SPAWN_TIMEOUT, DemoProcess, screenshot, wait
 
 pytestmark = pytest.mark.browser
 
@@ -29,17 +28,17 @@ def test_instructor_picks_a_folder_and_a_student_launches_it(
     browser.get(course_url)
     course_window = browser.current_window_handle
     browser.find_element(By.ID, "deep-linking-window").click()
-    WebDriverWait(browser, 10).until(EC.number_of_windows_to_be(2))
+    wait(browser, 10).until(EC.number_of_windows_to_be(2))
     browser.switch_to.window(next(h for h in browser.window_handles if h != course_window))
 
-    WebDriverWait(browser, 30).until(EC.presence_of_element_located((By.ID, "lti13-picker")))
+    wait(browser, 30).until(EC.presence_of_element_located((By.ID, "lti13-picker")))
     browser.find_element(By.ID, "kind-path").click()
     browser.find_element(By.ID, "path").send_keys("lab/tree")
     title = browser.find_element(By.ID, "title")
     title.send_keys("Course files")
     screenshot(browser, "deep-linking-picker")
     title.send_keys(Keys.ENTER)  # submits with the form's first button, "Add the link"
-    result = WebDriverWait(browser, 30).until(
+    result = wait(browser, 30).until(
         EC.presence_of_element_located((By.CSS_SELECTOR, "#result, #error"))
     )
     assert result.get_attribute("id") == "result", result.text
@@ -51,10 +50,10 @@ def test_instructor_picks_a_folder_and_a_student_launches_it(
     assert "Course files" in links.text
     buttons = links.find_elements(By.CSS_SELECTOR, "a[id$='-window']")
     buttons[-1].click()
-    WebDriverWait(browser, 10).until(EC.number_of_windows_to_be(2))
+    wait(browser, 10).until(EC.number_of_windows_to_be(2))
     browser.switch_to.window(next(h for h in browser.window_handles if h != course_window))
     try:
-        WebDriverWait(browser, SPAWN_TIMEOUT).until(
+        wait(browser, SPAWN_TIMEOUT).until(
             EC.presence_of_element_located((By.ID, "jp-main-dock-panel"))
         )
     except Exception:

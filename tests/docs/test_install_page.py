@@ -154,7 +154,7 @@ def wait_until_running(
             last = client.session.get(f"{hub}/user/{name}/api/status", timeout=30)
             if last.status_code == 200:
                 return last
-        time.sleep(0.5)
+        time.sleep(0.1)
     detail = f"{last.status_code} {last.text[:300]}" if last is not None else page_url
     raise AssertionError(
         f"the server of {name} did not answer within {SPAWN_TIMEOUT} s: {detail}\n"
@@ -299,7 +299,7 @@ def follow_the_page(page: str, venv: Path, proxy: str, tmp_path: Path) -> None:
                     break
             except requests.ConnectionError:
                 pass
-            time.sleep(0.3)
+            time.sleep(0.1)
         assert hub_process.poll() is None, hub_output.tail()
 
         # 5. a launch as the student, through the emulator's course page link

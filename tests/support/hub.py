@@ -173,7 +173,7 @@ class Hub(HubAPI):
                     return self
             except requests.RequestException:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"JupyterHub did not start in {timeout}s:\n{self.log_text()[-4000:]}")
 
