@@ -13,7 +13,7 @@ import itertools
 import os
 import secrets
 import sys
-from typing import Any, Callable, Dict, Iterator, List, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Union
 
 import pytest
 
@@ -22,13 +22,17 @@ from ltiauthenticator.platform_emulator import EmulatedPlatform
 from .support.client import LaunchClient
 from .support.emulator import EmulatorServer
 from .support.hub import GRADER_HUB_CONFIG, Hub, HubPool, free_port
-from .support.inprocess import InProcessHub, needs_own_process
 from .support.keys import KeyPool
 from .support.postgres import fresh_postgres_url, postgres_server, postgres_url  # noqa: F401
 
 CLIENT_ID = "jupyterhub-tool"
 
-AnyHub = Union[Hub, InProcessHub]
+if TYPE_CHECKING:
+    # imported where used: it imports JupyterHub (1 s), which xdist's controller
+    # process, loading this file before it starts the workers, does not need
+    from .support.inprocess import InProcessHub
+
+AnyHub = Union[Hub, "InProcessHub"]
 
 #: Under pytest-xdist (``make test`` runs ``-n 2 --dist loadfile``) each test file is a
 #: unit of work for one worker, so a module's fixtures start once. These units come
@@ -170,6 +174,8 @@ def session_hub(
     one of them is retried on fresh ports. Grades are off for tests, as by default; a test
     turns them on with ``hub_with(LTI13Authenticator={"enable_grades": True, ...})``.
     """
+    from .support.inprocess import InProcessHub
+
     config = render_config(merged(base_auth_config, IN_PROCESS_START_UP))
     failures = []
     for _ in range(3):
@@ -219,6 +225,8 @@ def hub_with(
     previous call's). The returned hub's ``log_text()`` holds what it logged during this
     test.
     """
+    from .support.inprocess import needs_own_process
+
     undo: List[Callable[[], None]] = []
     started: List[AnyHub] = []
 
