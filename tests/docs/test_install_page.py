@@ -154,7 +154,7 @@ def wait_until_running(
             last = client.session.get(f"{hub}/user/{name}/api/status", timeout=30)
             if last.status_code == 200:
                 return last
-        time.sleep(0.1)
+        time.sleep(0.5)  # each round is several requests through the hub
     detail = f"{last.status_code} {last.text[:300]}" if last is not None else page_url
     raise AssertionError(
         f"the server of {name} did not answer within {SPAWN_TIMEOUT} s: {detail}\n"
