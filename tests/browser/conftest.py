@@ -153,6 +153,10 @@ def lms(tls: Dict[str, str]) -> Iterator[TLSEmulator]:
 class TLSHub(Hub):
     """JupyterHub serving https (certificate on the proxy), as ``https://hub.test:<port>``."""
 
+    # started from scratch: tornado reads SSL_CERT_FILE (below) into its TLS defaults when
+    # it is imported, and the fork server imported it before any hub's environment was set
+    forked = False
+
     def __init__(self, port: int, workdir: Path, config: str, name: str, tls: Dict[str, str]):
         super().__init__(port, workdir, config, name)
         self.tls = tls

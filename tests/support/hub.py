@@ -9,12 +9,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import requests
 
 from ltiauthenticator._localhub import MISSING_PROXY, REPO, free_port, loopback_hub_config
 from ltiauthenticator._localhub import find_proxy as _find_proxy
+
+from .forkserver import ForkedProcess, start_jupyterhub
 
 __all__ = [
     "GRADER_HUB_CONFIG",
@@ -114,6 +116,9 @@ class Hub(HubAPI):
     #: the code the in-process hub runs, where it is measured already; traced, a hub
     #: process takes about 2 s of CPU more to start and answers slower.
     measured = False
+    #: Whether the process is forked from :mod:`tests.support.forkserver`, which has
+    #: imported JupyterHub already, rather than started from scratch.
+    forked = True
 
     def __init__(self, port: int, workdir: Path, config: str, name: str):
         self.port = port
@@ -123,7 +128,7 @@ class Hub(HubAPI):
         self.token = secrets.token_hex(16)
         self.config = config
         self.log_path = workdir / f"{name}.log"
-        self.process: Optional[subprocess.Popen] = None
+        self.process: Optional[Union[subprocess.Popen, ForkedProcess]] = None
         self._terminated = False
         self._log_offset = 0
 
@@ -153,6 +158,14 @@ class Hub(HubAPI):
         env = self.environment()
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self._terminated = False
+        if self.forked:
+            self.process = start_jupyterhub(
+                ["-f", str(config_path)],
+                cwd=str(self.workdir),
+                env=env,
+                log_path=str(self.log_path),
+            )
+            return
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(config_path)],
             cwd=self.workdir,
@@ -180,8 +193,15 @@ class Hub(HubAPI):
     def terminate(self) -> None:
         """Ask the hub (and its proxy) to stop, without waiting: see :meth:`stop`."""
         if self.process and self.process.poll() is None and not self._terminated:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self._signal(signal.SIGTERM)
             self._terminated = True
+
+    def _signal(self, signum: int) -> None:
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:  # a forked hub that has not made its session yet
+            os.kill(self.process.pid, signum)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -189,7 +209,7 @@ class Hub(HubAPI):
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                self._signal(signal.SIGKILL)
                 self.process.wait(5)
         if getattr(self, "_log", None):
             self._log.close()
