@@ -82,7 +82,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
                     self.workqueue.move_to_end(unit, last=False)
             super()._assign_work_unit(node)
 
-    from .docs.test_install_page import kept_venv_ready
+    from .support.install_cache import kept_venv_ready
 
     first_units = list(dict.fromkeys(unit for _, unit in XDIST_FIRST_UNITS))
     if not kept_venv_ready():  # a fresh clone: the install page's virtualenv is made first

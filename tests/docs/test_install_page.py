@@ -29,21 +29,16 @@ instead of ``npm install -g`` (the same package, put on PATH).
 
 from __future__ import annotations
 
-import datetime
-import fcntl
-import hashlib
 import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional
 from urllib.parse import urljoin
 
 import requests
@@ -51,15 +46,12 @@ import requests
 from ltiauthenticator._localhub import MISSING_PROXY, find_proxy, free_port, loopback_hub_config
 
 from ..support.client import LaunchClient
+from ..support.install_cache import PAGE, REPO, page_venv, run_pip
 
-REPO = Path(__file__).resolve().parents[2]
-PAGE = REPO / "docs" / "source" / "tutorials" / "install.md"
 PAGE_VENV = "/opt/jupyterhub"
 PAGE_HUB_DIR = "/srv/jupyterhub"
 EMULATOR_ORIGIN = "http://127.0.0.1:8765"
 SPAWN_TIMEOUT = 180
-CACHE = REPO / ".test-cache" / "install-page"
-PIP_QUIET = ["--quiet", "--disable-pip-version-check"]
 
 
 def fenced_blocks(page: str) -> List[tuple[str, str]]:
@@ -162,11 +154,6 @@ def wait_until_running(
     )
 
 
-def run_pip(args: List[str]) -> None:
-    installed = subprocess.run([*args, *PIP_QUIET], capture_output=True, text=True, timeout=600)
-    assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-4000:]
-
-
 def make_page_venv(page: str, venv: Path) -> None:
     """``python3 -m venv``, then the page's pip line with the repository for the package."""
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
@@ -177,65 +164,11 @@ def make_page_venv(page: str, venv: Path) -> None:
     run_pip(pip_args)
 
 
-def venv_key(page: str) -> str:
-    """What the page's install depends on: the dependencies, the page, Python, the day
-    (PyPI's releases of the dependencies change what pip resolves)."""
-    digest = hashlib.sha256()
-    for part in (
-        (REPO / "pyproject.toml").read_bytes(),
-        page.encode(),
-        sys.version.encode(),
-        datetime.date.today().isoformat().encode(),
-    ):
-        digest.update(hashlib.sha256(part).digest())
-    return digest.hexdigest()[:16]
-
-
-def kept_venv_ready() -> bool:
-    """Whether a kept virtualenv fits the page (the test then takes ~13 s, not 70 s+)."""
-    return (CACHE / venv_key(PAGE.read_text()) / ".made-by-the-install-page-test").exists()
-
-
-@contextmanager
-def page_venv(page: str) -> Iterator[Path]:
-    """The page's virtualenv with this checkout's package, made afresh or kept (see above).
-
-    A lock keeps another test run in this checkout from changing it meanwhile.
-    """
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / "lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        venv = CACHE / venv_key(page)
-        complete = venv / ".made-by-the-install-page-test"
-        installed = venv / ".package-digest"
-        if complete.exists():
-            if not installed.exists() or installed.read_text() != package_digest():
-                pip = str(venv / "bin" / "pip")
-                run_pip([pip, "install", "--no-deps", "--force-reinstall", str(REPO)])
-        else:
-            for old in CACHE.iterdir():
-                if old.is_dir():
-                    shutil.rmtree(old)
-            make_page_venv(page, venv)
-            complete.touch()
-        installed.write_text(package_digest())
-        yield venv
-
-
-def package_digest() -> str:
-    """What pip builds the package from: its files and pyproject.toml."""
-    digest = hashlib.sha256((REPO / "pyproject.toml").read_bytes())
-    for path in sorted((REPO / "ltiauthenticator").rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
 def test_install_page_leads_to_a_running_jupyterlab(tmp_path: Path) -> None:
     page = PAGE.read_text()
     proxy = find_proxy()
     assert proxy is not None, MISSING_PROXY
-    with page_venv(page) as venv:
+    with page_venv(page, lambda venv: make_page_venv(page, venv)) as venv:
         follow_the_page(page, venv, proxy, tmp_path)
 
 
