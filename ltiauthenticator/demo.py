@@ -16,7 +16,9 @@ Before writing anything, the demo takes a lock on its state directory (a second 
 the same directory stops with one line, leaving the running one alone) and checks that
 both ports are free (a busy port is named in one line). It reports the hub as running
 only when the answer comes from the hub it started: a probe token, new at every start,
-must be recognised by ``/hub/api/user``.
+must be recognised by ``/hub/api/user``. When another program takes one of the hub's
+internal ports while it starts, the demo stops the proxy the hub left behind and starts
+the hub again on other ports.
 """
 
 from __future__ import annotations
@@ -35,11 +37,19 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator, List, Optional
+from typing import IO, Any, Iterator, List, Optional, Tuple
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from ._localhub import HOST, MISSING_PROXY, find_proxy, loopback_hub_config, port_is_free
+from ._localhub import (
+    HOST,
+    MISSING_PROXY,
+    find_proxy,
+    loopback_hub_config,
+    lost_a_port_race,
+    port_is_free,
+    stop_orphaned_proxy,
+)
 from .platform_emulator.__main__ import parse_args as emulator_args
 from .platform_emulator.__main__ import platform_from_args
 from .platform_emulator.app import make_app
@@ -97,6 +107,10 @@ c.JupyterHub.load_roles = [
     {{"name": "grader", "scopes": ["custom:lti13:grades"], "services": ["grader"]}}
 ]
 """
+
+#: How many times the demo starts JupyterHub when another program took one of the hub's
+#: internal ports (picked free when the config was written) before the hub listened on it.
+START_ATTEMPTS = 3
 
 #: Where the demo keeps the grader service's token, for the command in its banner.
 GRADER_TOKEN_FILE = "grader-token"  # noqa: S105 - a file name, not a secret
@@ -357,6 +371,35 @@ def write_grade_script(state: Path, hub_url: str) -> Path:
     return path
 
 
+def run_hub(
+    config: Path,
+    state: Path,
+    log_path: Path,
+    platform: EmulatedPlatform,
+    urls: Tuple[str, str],
+    probe: Probe,
+    grade_script: Path,
+) -> Tuple[Optional[str], str]:
+    """Run the hub and the emulator until Ctrl-C or a failure: the error (``None`` after
+    Ctrl-C) and what the hub logged meanwhile."""
+    hub_url, emulator_url = urls
+    print(f"Starting JupyterHub (log: {log_path}) …", flush=True)
+    log_start = log_path.stat().st_size if log_path.exists() else 0
+    with open(log_path, "a") as log:
+        process = start_hub(config, state, log)
+        try:
+            error = asyncio.run(
+                serve(platform, process, hub_url, emulator_url, probe, str(grade_script))
+            )
+        finally:
+            print("Stopping JupyterHub and the emulator …", flush=True)
+            stop_hub(process)
+            stop_orphaned_proxy(state)
+    with open(log_path, "rb") as log:
+        log.seek(log_start)
+        return error, log.read().decode(errors="replace")
+
+
 def start_hub(config: Path, state: Path, log: IO[str]) -> subprocess.Popen:
     env = dict(os.environ, JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -440,29 +483,26 @@ def run_locked(args: argparse.Namespace, state: Path) -> int:
     )
     platform.suggested_registration_url = hub_url + "/hub/lti13/register"
     probe = Probe.new()
-    config = write_config(
-        args,
-        state,
-        {
-            "issuer": platform.issuer,
-            "client_id": platform.tool.client_id,
-            "authorize_url": emulator_url + "/authorize",
-            "jwks_endpoint": emulator_url + "/jwks",
-        },
-        probe,
-    )
+    platform_info = {
+        "issuer": platform.issuer,
+        "client_id": platform.tool.client_id,
+        "authorize_url": emulator_url + "/authorize",
+        "jwks_endpoint": emulator_url + "/jwks",
+    }
     log_path = state / "jupyterhub.log"
-    print(f"Starting JupyterHub (log: {log_path}) …", flush=True)
-    with open(log_path, "a") as log:
-        process = start_hub(config, state, log)
-        try:
-            grade_script = write_grade_script(state, hub_url)
-            error = asyncio.run(
-                serve(platform, process, hub_url, emulator_url, probe, str(grade_script))
-            )
-        finally:
-            print("Stopping JupyterHub and the emulator …", flush=True)
-            stop_hub(process)
+    grade_script = write_grade_script(state, hub_url)
+    for attempt in range(1, START_ATTEMPTS + 1):
+        config = write_config(args, state, platform_info, probe)  # new internal ports each time
+        error, log = run_hub(
+            config, state, log_path, platform, (hub_url, emulator_url), probe, grade_script
+        )
+        if not error or not lost_a_port_race(log) or attempt == START_ATTEMPTS:
+            break
+        print(
+            "Another program took a port JupyterHub was given while it started; "
+            "starting it again on other ports …",
+            flush=True,
+        )
     if error:
         print(f"{error}. The last lines of {log_path}:", flush=True)
         print(log_path.read_text(errors="replace")[-3000:], flush=True)

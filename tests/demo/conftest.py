@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Sequence
 
 import pytest
 from selenium import webdriver
@@ -33,15 +33,17 @@ SPAWN_TIMEOUT = 90
 class DemoProcess:
     """The demo command, with its output collected by a reader thread."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(
+        self, state_dir: Path, launcher: Sequence[str] = ("-m", "ltiauthenticator.demo")
+    ) -> None:
+        """``python <launcher> --hub-port ...``; the launcher runs the demo's ``main``."""
         self.hub_port = free_port()
         self.emulator_port = free_port()
         self.lines: List[str] = []
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "ltiauthenticator.demo",
+                *launcher,
                 "--hub-port",
                 str(self.hub_port),
                 "--emulator-port",

@@ -13,8 +13,7 @@ import json
 import re
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Dict, Iterator, Tuple
 
@@ -22,11 +21,13 @@ import pytest
 import requests
 from tornado.httpclient import AsyncHTTPClient
 
-from ltiauthenticator._localhub import HOST, free_port
+from ltiauthenticator._localhub import HOST, free_port, port_is_free
 from ltiauthenticator.demo import LOCK_FILE, Probe, is_our_hub, state_lock, wait_for_hub
 
 from ..support.emulator import EmulatorServer
 from ..support.hub import Hub
+from ..support.threaded import ForeignProxyAPI, serving
+from .conftest import DemoProcess
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,14 +49,8 @@ class _AnswersEverything(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def foreign_server() -> Iterator[Tuple[int, str]]:
-    server = ThreadingHTTPServer((HOST, free_port()), _AnswersEverything)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], f"http://{HOST}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_AnswersEverything) as server:
+        yield server
 
 
 def existing_state(state: Path) -> Path:
@@ -158,6 +153,38 @@ def test_a_foreign_answer_on_hub_api_is_not_taken_for_our_hub(
     finally:
         alive.kill()
         alive.wait()
+
+
+#: The demo, with its port picker handing out ``taken`` as the second port it picks (the
+#: proxy's API port): what happens when another program starts listening on a port
+#: between the demo's pick and the proxy's listen.
+RACING_DEMO = """
+import itertools, sys
+from ltiauthenticator import _localhub
+picks = itertools.count(1)
+pick = _localhub.free_port
+_localhub.free_port = lambda: {taken} if next(picks) == 2 else pick()
+from ltiauthenticator.demo import main
+main(sys.argv[1:])
+"""
+
+
+def test_a_port_taken_while_the_hub_starts_gets_the_hub_started_again(tmp_path: Path) -> None:
+    with serving(ForeignProxyAPI) as (taken, _):
+        demo = DemoProcess(tmp_path / "state", ["-c", RACING_DEMO.format(taken=taken)])
+        try:
+            demo.wait_for_url()
+        finally:
+            code = demo.stop()
+    output = demo.output
+    log = (tmp_path / "state" / "jupyterhub.log").read_text()
+    assert f"address already in use 127.0.0.1:{taken}" in log, log[-3000:]
+    assert "starting it again on other ports" in output, output
+    assert output.count("Starting JupyterHub") == 2, output
+    assert code == 0 and "Demo stopped." in output, output
+    # the first hub's proxy, which had the hub's public port, was stopped with it
+    assert port_is_free(demo.hub_port)
+    assert not (tmp_path / "state" / "proxy.pid").exists()
 
 
 async def test_a_real_hub_is_recognised_by_its_probe_token(hub: Hub) -> None:

@@ -1,8 +1,14 @@
-"""The in-process hub's per-test configuration: applied for one test, then undone."""
+"""The test hubs themselves: the in-process hub's per-test configuration (applied for one
+test, then undone), and a hub process that loses a port race."""
 
 from __future__ import annotations
 
 import pytest
+
+from ltiauthenticator._localhub import free_port, port_is_free
+from tests.conftest import render_config
+from tests.support.hub import Hub
+from tests.support.threaded import ForeignProxyAPI, serving
 
 
 def test_overrides_apply_and_are_undone(session_hub, emulator):
@@ -54,3 +60,26 @@ def test_log_text_holds_only_this_tests_records(hub, client):
     assert "GET /hub/lti13/config" not in hub.log_text()
     client.session.get(hub.url + "/hub/lti13/config", timeout=10)
     assert hub.log_text().count("GET /hub/lti13/config") == 1
+
+
+def test_a_hub_process_whose_proxy_port_was_taken_starts_again(tmp_path, base_auth_config):
+    """The port picked for the proxy's API is taken by another hub's proxy before the
+    proxy listens: the hub exits at start-up, and starts again on other ports."""
+
+    class RacedHub(Hub):
+        launches = 0
+
+        def config_text(self) -> str:
+            RacedHub.launches += 1
+            taken = f'c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{port}"\n'
+            return super().config_text() + (taken if self.launches == 1 else "")
+
+    with serving(ForeignProxyAPI) as (port, _):
+        hub = RacedHub(free_port(), tmp_path, render_config(base_auth_config), "raced")
+        try:
+            hub.start()
+            assert hub.api("GET", "/").status_code == 200
+        finally:
+            hub.stop()
+    assert RacedHub.launches == 2
+    assert port_is_free(hub.port)  # the first proxy, on the hub's public port, is gone

@@ -13,7 +13,14 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 import requests
 
-from ltiauthenticator._localhub import MISSING_PROXY, REPO, free_port, loopback_hub_config
+from ltiauthenticator._localhub import (
+    MISSING_PROXY,
+    REPO,
+    free_port,
+    loopback_hub_config,
+    lost_a_port_race,
+    stop_orphaned_proxy,
+)
 from ltiauthenticator._localhub import find_proxy as _find_proxy
 
 from .forkserver import ForkedProcess, start_jupyterhub
@@ -176,11 +183,20 @@ class Hub(HubAPI):
         )
 
     def wait_until_up(self, timeout: float = 60) -> Hub:
+        """Wait for the hub to answer; started again (twice at most) when another program
+        took one of its internal ports first, as the demo does."""
         assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout
+        restarts = 2
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterHub exited at start-up:\n{self.log_text()[-4000:]}")
+                log = self.log_text()
+                if restarts and lost_a_port_race(log):
+                    restarts -= 1
+                    self.stop()
+                    self.launch()  # a new config: other internal ports
+                    continue
+                raise RuntimeError(f"JupyterHub exited at start-up:\n{log[-4000:]}")
             try:
                 if self.api("GET", "/", auth=False).status_code == 200:
                     return self
@@ -213,7 +229,8 @@ class Hub(HubAPI):
                 self.process.wait(5)
         if getattr(self, "_log", None):
             self._log.close()
-        for leftover in ("hub.sqlite", "proxy.pid", "jupyterhub.pid"):
+        stop_orphaned_proxy(self.workdir)
+        for leftover in ("hub.sqlite", "jupyterhub.pid"):
             (self.workdir / leftover).unlink(missing_ok=True)
 
     def begin_test(self) -> None:
