@@ -17,8 +17,9 @@ import os
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from multiprocessing import forkserver
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 #: Imported by the fork server, before any hub is forked from it.
 PRELOAD = (
@@ -30,6 +31,7 @@ PRELOAD = (
 )
 
 _start_lock = threading.Lock()
+_started = False
 
 
 class ForkedProcess:
@@ -69,24 +71,28 @@ def start_jupyterhub(
 
 
 def _context() -> Any:
+    """The fork server's context, the server started on first use (multiprocessing starts
+    it again, measured, should it ever die)."""
+    global _started
     context = multiprocessing.get_context("forkserver")
     with _start_lock:
-        if forkserver._forkserver._forkserver_pid is None:
+        if not _started:
             context.set_forkserver_preload(list(PRELOAD))
             with _unmeasured_environment():
                 forkserver.ensure_running()
+            _started = True
     return context
 
 
-class _unmeasured_environment:
+@contextmanager
+def _unmeasured_environment() -> Iterator[None]:
     """``os.environ`` without coverage's variables, while the fork server starts: a
     measured fork server would measure every hub forked from it."""
-
-    def __enter__(self) -> None:
-        self.saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("COVERAGE_")}
-
-    def __exit__(self, *exc: Any) -> None:
-        os.environ.update(self.saved)
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("COVERAGE_")}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _run_jupyterhub(argv: List[str], cwd: str, env: Dict[str, str], log_path: str) -> None:
