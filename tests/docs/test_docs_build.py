@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import os
 import re
 import shutil
 import subprocess
@@ -17,6 +16,8 @@ from ltiauthenticator.lti13 import error as error_module
 from ltiauthenticator.lti13._jwks import JWKSCache
 from ltiauthenticator.lti13.auth import LTI13Authenticator
 from ltiauthenticator.lti13.validator import LTI13LaunchValidator
+
+from ..support.measuring import unmeasured_environment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,7 +38,7 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
     out = tmp_path / "html"
     # sphinx only imports the package, which this process measures already: the build
     # runs untraced, where coverage would only slow it down
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    env = unmeasured_environment()
     result = subprocess.run(
         [
             sys.executable,

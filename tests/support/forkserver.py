@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from multiprocessing import forkserver
 from typing import Any, Dict, Iterator, List, Optional
 
+from .measuring import is_coverage_variable
+
 #: Imported by the fork server, before any hub is forked from it.
 PRELOAD = (
     "tests.support.forkserver",
@@ -88,7 +90,7 @@ def _context() -> Any:
 def _unmeasured_environment() -> Iterator[None]:
     """``os.environ`` without coverage's variables, while the fork server starts: a
     measured fork server would measure every hub forked from it."""
-    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("COVERAGE_")}
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if is_coverage_variable(k)}
     try:
         yield
     finally:

@@ -24,6 +24,7 @@ from ltiauthenticator._localhub import (
 from ltiauthenticator._localhub import find_proxy as _find_proxy
 
 from .forkserver import ForkedProcess, start_jupyterhub
+from .measuring import unmeasured_environment
 
 __all__ = [
     "GRADER_HUB_CONFIG",
@@ -148,11 +149,8 @@ class Hub(HubAPI):
         )
 
     def environment(self) -> Dict[str, str]:
-        env = dict(os.environ, JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
-        if not self.measured:
-            for name in [name for name in env if name.startswith("COVERAGE_")]:
-                del env[name]
-        return env
+        env = dict(os.environ) if self.measured else unmeasured_environment()
+        return dict(env, JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
 
     def start(self, timeout: float = 60) -> Hub:
         self.launch()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -32,6 +31,7 @@ from ltiauthenticator.lti13._registration_store import (
 )
 
 from ..support.hub import REPO
+from ..support.measuring import unmeasured_environment
 from ..support.postgres import PostgresServer
 from ..support.waiting import wait_until
 
@@ -509,8 +509,7 @@ def test_processes_open_a_fresh_sqlite_database_at_once(tmp_path: Path) -> None:
     count = 4
     go = tmp_path / "go"
     # unmeasured: this process's tests run every line these processes run
-    unmeasured = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
-    env = {**unmeasured, "PYTHONPATH": str(REPO)}
+    env = {**unmeasured_environment(), "PYTHONPATH": str(REPO)}
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", OPEN_WHEN_TOLD, url, str(tmp_path / f"ready{n}"), str(go)],
